@@ -10,6 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 tar=$(kernel_src_tar)
+[ -n "$tar" ] || [ "${1:-}" != --print-dir ] || exit 1
 [ -n "$tar" ] || die "no linux-source-7.3 in $CACHE/src: run tools/setup.sh"
 src=$CACHE/src/$(basename "$tar" .tar.xz)
 out=$(kernel_build_dir)
@@ -18,6 +19,8 @@ if [ -e "$out/.vpa-done" ]; then
 	echo "$out"
 	exit 0
 fi
+# --print-dir: only tell where a finished build is (for the Makefile's KDIR).
+[ "${1:-}" != --print-dir ] || exit 1
 
 if [ ! -e "$src/.vpa-unpacked" ]; then
 	log "unpacking $(basename "$tar")"

@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Out-of-tree build of vfio_pci_alias.ko, and the entry points of the tools.
+#
+#   make                 build the module against KDIR (default: the cached
+#                        test kernel; `make kernel` builds it)
+#   make setup           install the toolchain, QEMU and the 7.3 source
+#   make kernel          build (or find) the cached Rust-enabled test kernel
+#   make demo            set up, build, boot QEMU and show an alias at work
+#   make check           the whole test suite (what .ci/run runs)
+#   make fmt / clippy    rustfmt, and the build with CLIPPY=1
+#
+# With your own Rust-enabled 7.3 tree: make KDIR=/path/to/build
+
+TOOLS := $(CURDIR)/tools
+KDIR ?= $(shell bash $(TOOLS)/kernel.sh --print-dir 2>/dev/null)
+KMAKE_ARGS := $(shell bash -c '. $(TOOLS)/lib.sh && kmake_args')
+
+.PHONY: all modules clean setup kernel demo check fmt clippy
+all: modules
+
+modules:
+	@test -n "$(KDIR)" -a -e "$(KDIR)/Module.symvers" || \
+		{ echo "no kernel build at KDIR='$(KDIR)': run 'make kernel' or pass KDIR="; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) W=1 modules
+
+clippy:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) W=1 CLIPPY=1 modules
+
+clean:
+	@if [ -n "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean; fi
+	rm -rf rust/generated
+
+setup:
+	bash $(TOOLS)/setup.sh
+
+kernel: setup
+	bash $(TOOLS)/kernel.sh
+
+fmt:
+	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/vpa.rs
+
+demo:
+	bash $(TOOLS)/demo.sh
+
+check:
+	bash $(TOOLS)/test.sh

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vfio-pci-alias: region aliases with extra mapping attributes.
+ *
+ * A device bound to the vfio-pci-alias variant driver accepts, besides the
+ * whole vfio-pci uAPI, one more VFIO_DEVICE_FEATURE: ALIAS_REGION. It creates
+ * an alias of an mmap-capable region (a BAR) that carries extra mapping
+ * attributes, first write-combining (WC). The alias gets a region index of its
+ * own; VFIO_DEVICE_GET_REGION_INFO on that index gives the offset to pass to
+ * mmap() on the device fd. See Documentation/vfio-pci-alias.rst.
+ *
+ * This header is valid C for userspace and is also the only source of the
+ * driver's definitions: the module's Rust bindings are generated from it.
+ */
+#ifndef _UAPI_LINUX_VFIO_PCI_ALIAS_H
+#define _UAPI_LINUX_VFIO_PCI_ALIAS_H
+
+#include <linux/types.h>
+#include <linux/vfio.h>
+
+/*
+ * Feature number of ALIAS_REGION.
+ *
+ * Upstream allocates VFIO_DEVICE_FEATURE_* numbers sequentially from 0
+ * (1..13 are taken as of Linux 7.3) within the 16-bit VFIO_DEVICE_FEATURE_MASK.
+ * An out-of-tree driver must not take the next free number: upstream will
+ * assign it to something else, and userspace would then talk to the wrong
+ * feature. We take a number from the top half of the space, which sequential
+ * allocation will not reach, and make it discoverable at run time: the driver
+ * publishes the number it implements in the read-only module parameter
+ * /sys/module/vfio_pci_alias/parameters/alias_region_feature. Userspace should
+ * read it from there (falling back to this constant) and PROBE before use.
+ */
+#define VFIO_DEVICE_FEATURE_ALIAS_REGION	0xa11a
+
+/*
+ * Mapping attributes of an alias. The same bits are used in the request
+ * (struct vfio_device_feature_alias_region.flags) and are reported back in
+ * the alias capability (struct vfio_region_info_cap_alias.attrs).
+ */
+#define VFIO_ALIAS_ATTR_WC	(1 << 0)	/* mmap() is write-combining */
+#define VFIO_ALIAS_ATTR_ALL	(VFIO_ALIAS_ATTR_WC)
+
+/**
+ * struct vfio_device_feature_alias_region - argument of ALIAS_REGION
+ * @flags: SET: the VFIO_ALIAS_ATTR_* requested (at least one).
+ *         PROBE: returns the attributes @index supports.
+ * @index: the region to alias: a BAR or another mmap-capable region, not an
+ *         alias.
+ * @alias_index: SET: returns the alias's region index. Must be zero on input.
+ * @__reserved1: must be zero.
+ * @__reserved2: must be zero.
+ *
+ * Used with VFIO_DEVICE_FEATURE and VFIO_DEVICE_FEATURE_ALIAS_REGION:
+ *
+ * - VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET: fills @flags with the
+ *   attributes @index can be aliased with. EINVAL if @index is out of range,
+ *   is an alias, or cannot be mmap()ed (nothing to alias).
+ * - VFIO_DEVICE_FEATURE_SET: creates the alias, or finds the existing alias
+ *   with the same @index and @flags, and returns its index in @alias_index.
+ *   Indices are stable while the device is open; the aliases are dropped when
+ *   the last user closes the device.
+ * - VFIO_DEVICE_FEATURE_GET: EINVAL, there is nothing to get.
+ *
+ * Errors: EINVAL for argsz shorter than this struct, an unknown attribute bit,
+ * no attribute, a non-zero reserved field or @alias_index, an @index out of
+ * range, an @index that is an alias or not mmap-capable; EOPNOTSUPP if the
+ * region supports mmap() but not the requested attribute on this platform;
+ * ENOSPC when the device's alias table is full (see the documentation for its
+ * bound); EFAULT for a bad user pointer.
+ */
+struct vfio_device_feature_alias_region {
+	__u32	flags;
+	__u32	index;
+	__u32	alias_index;
+	__u32	__reserved1;
+	__aligned_u64 __reserved2;
+};
+
+/*
+ * Region info flags of an alias, as returned by VFIO_DEVICE_GET_REGION_INFO.
+ * Upstream allocates region flags from bit 0 up (0..3 are taken); these come
+ * from the top so that they cannot collide. FLAG_WC is set only when the
+ * mapping will really be write-combining.
+ */
+#define VFIO_REGION_INFO_FLAG_ALIAS	(1U << 31)	/* region is an alias */
+#define VFIO_REGION_INFO_FLAG_WC	(1U << 30)	/* mmap() is WC */
+
+/*
+ * Region info capability of an alias: what it aliases and with which
+ * attributes. Cap ids are allocated upstream from 1 up (1..5 are taken for
+ * regions); this one is taken from the top, like the feature number.
+ *
+ * @aliased_index: region index the alias maps.
+ * @attrs: VFIO_ALIAS_ATTR_* in effect for mmap() of the alias.
+ * @reserved: zero.
+ *
+ * Version 1. Later versions only append fields.
+ */
+#define VFIO_REGION_INFO_CAP_ALIAS	0xa11a
+
+struct vfio_region_info_cap_alias {
+	struct vfio_info_cap_header header;
+	__u32	aliased_index;
+	__u32	attrs;
+	__aligned_u64 reserved;
+};
+
+#endif /* _UAPI_LINUX_VFIO_PCI_ALIAS_H */
