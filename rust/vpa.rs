@@ -10,6 +10,7 @@
 mod bindings;
 mod driver;
 mod pci_driver;
+mod region_table;
 mod vfio;
 
 use kernel::prelude::*;

@@ -29,3 +29,23 @@ const struct vfio_pci_device_ops *vpa_core_pci_ops(void)
 {
 	return &vpa_pci_ops;
 }
+
+void *vpa_rcu_dereference(void **slot)
+{
+	return rcu_dereference(*(void __rcu **)slot);
+}
+
+void *vpa_rcu_dereference_protected(void **slot)
+{
+	return rcu_dereference_protected(*(void __rcu **)slot, 1);
+}
+
+void vpa_rcu_assign_pointer(void **slot, void *p)
+{
+	rcu_assign_pointer(*(void __rcu **)slot, p);
+}
+
+void vpa_cond_resched(void)
+{
+	cond_resched();
+}

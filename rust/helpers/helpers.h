@@ -20,4 +20,16 @@ void vpa_put_core_device(struct vfio_pci_core_device *vdev);
 /* The vfio_pci_device_ops vfio-pci uses (dma-buf export when configured). */
 const struct vfio_pci_device_ops *vpa_core_pci_ops(void);
 
+/*
+ * RCU pointer primitives for rust/region_table.rs. The slot is a
+ * `T __rcu *` owned by the table; keeping rcu_dereference() in C keeps its
+ * PROVE_RCU check ("suspicious RCU usage") for the Rust readers.
+ */
+void *vpa_rcu_dereference(void **slot);
+/* The caller holds the table's writer mutex (proven on the Rust side). */
+void *vpa_rcu_dereference_protected(void **slot);
+void vpa_rcu_assign_pointer(void **slot, void *p);
+
+void vpa_cond_resched(void);
+
 #endif
