@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the test kernel + initramfs in QEMU (TCG), run one guest suite and
+# judge the result.
+#
+#   tools/qemu.sh --kernel BZIMAGE --initrd CPIO.GZ --suite NAME
+#                 --mode iommu|noiommu --log FILE [--timeout SECS]
+#                 [--prefix STR] [--append ARGS] [--verbose]
+#
+#   --timeout SECS  hard bound on the QEMU run (default 600); QEMU is killed
+#                   on expiry. The guest gets vpa.deadline=SECS-30 so its
+#                   watchdog can still dump dmesg before that.
+#   --prefix STR    prepended to every result name (e.g. "iommu/").
+#   --append ARGS   extra kernel command line.
+#   --verbose       keep kernel messages on the console (vpa.verbose=1).
+#
+# Devices (BDFs also in tools/guest/lib.sh): edu 0000:00:04.0, igb
+# 0000:00:05.0 (user-mode netdev), ivshmem-plain 0000:00:06.0 backed by a
+# 64M shared file in a temporary run directory next to the log.
+#
+# stdout: one line per result, "ok - NAME" or "not ok - NAME" (a "# SKIP"
+# or "# reason" suffix may follow): every VPA-TEST line of the guest, suite
+# entries that never reported ("# not run"), then "guest-done" (VPA-DONE
+# seen), "dmesg-scan" (no kernel warnings, see SCAN_PATTERNS) and, when the
+# kernel has kmemleak, "kmemleak". Diagnostics and timings go to stderr.
+# The raw console log is kept in FILE. Exit status 0 only if all are ok.
+
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+# Kernel log lines that fail the dmesg scan (extended regexps). The debug
+# kernel prints lockdep's banner at boot, so lockdep is matched by its
+# report headers only.
+SCAN_PATTERNS=(
+	'WARNING:'			# WARN_ON, lockdep and RCU splats
+	'BUG:'				# BUG:, KASAN, sleeping in atomic, lockups
+	'INFO: '			# lockdep (older headers), hung tasks, RCU stalls
+	'suspicious RCU usage'
+	'KASAN'
+	'UBSAN'
+	'sleeping function called from invalid context'
+	'possible (circular|recursive) locking'
+	'inconsistent lock state'
+	'turning off the locking correctness validator'
+	'DEBUG_LOCKS_WARN_ON'
+	'Call Trace'
+	'cut here'
+	'Oops'
+	'general protection fault'
+	'kernel BUG at'
+	'Kernel panic'
+	'refcount_t: '
+	'list_(add|del) corruption'
+	'kmemleak: .*suspected memory leak'
+	'^ *not ok [0-9]'		# a failed KUnit case at boot
+)
+
+usage() {
+	sed -n '/^#   tools\/qemu.sh/,/^#   --verbose/p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+parse_args() {
+	KERNEL= INITRD= SUITE= MODE= LOG= TIMEOUT=600 PREFIX= APPEND= VERBOSE=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--kernel) KERNEL=$2; shift ;;
+		--initrd) INITRD=$2; shift ;;
+		--suite) SUITE=$2; shift ;;
+		--mode) MODE=$2; shift ;;
+		--log) LOG=$2; shift ;;
+		--timeout) TIMEOUT=$2; shift ;;
+		--prefix) PREFIX=$2; shift ;;
+		--append) APPEND=$2; shift ;;
+		--verbose) VERBOSE=1 ;;
+		-h|--help) usage ;;
+		*) echo "unknown argument: $1" >&2; usage ;;
+		esac
+		shift
+	done
+	[ -n "$KERNEL" ] && [ -n "$INITRD" ] && [ -n "$SUITE" ] && [ -n "$LOG" ] || usage
+	[ -r "$KERNEL" ] || die "no kernel $KERNEL"
+	[ -r "$INITRD" ] || die "no initramfs $INITRD"
+	case $MODE in iommu|noiommu) ;; *) die "--mode must be iommu or noiommu" ;; esac
+	case $TIMEOUT in ''|*[!0-9]*) die "--timeout must be a number of seconds" ;; esac
+}
+
+# Fills QEMU_ARGS for the mode; SHM is the ivshmem backing file.
+qemu_args() {
+	local cmdline="console=ttyS0 panic=-1 vpa.suite=$SUITE vpa.mode=$MODE"
+	[ "$TIMEOUT" -le 60 ] || cmdline+=" vpa.deadline=$((TIMEOUT - 30))"
+	[ "$VERBOSE" = 0 ] || cmdline+=" vpa.verbose=1"
+	QEMU_ARGS=(-machine q35 -accel tcg -cpu max -smp 2 -m 2G
+		-nodefaults -nographic -no-reboot -serial stdio -monitor none)
+	if [ "$MODE" = iommu ]; then
+		cmdline+=" intel_iommu=on"
+		QEMU_ARGS+=(-device intel-iommu,intremap=on,caching-mode=on)
+	else
+		cmdline+=" intel_iommu=off"
+	fi
+	QEMU_ARGS+=(-kernel "$KERNEL" -initrd "$INITRD" -append "$cmdline${APPEND:+ $APPEND}"
+		-device edu,addr=04.0
+		-netdev user,id=n0 -device igb,netdev=n0,addr=05.0
+		-object "memory-backend-file,id=shm0,share=on,mem-path=$SHM,size=64M"
+		-device ivshmem-plain,memdev=shm0,addr=06.0)
+}
+
+# Runs QEMU under a hard time bound; sets QEMU_RC and WALL.
+run_qemu() {
+	local t0
+	t0=$(date +%s)
+	log "booting: suite $SUITE, mode $MODE, timeout ${TIMEOUT}s, log $LOG"
+	set +e
+	timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" \
+		</dev/null >"$LOG" 2>&1
+	QEMU_RC=$?
+	set -e
+	WALL=$(( $(date +%s) - t0 ))
+	case $QEMU_RC in
+	0) ;;
+	124|137) log "timeout: QEMU killed after ${TIMEOUT}s" ;;
+	*) log "QEMU exited with status $QEMU_RC" ;;
+	esac
+}
+
+# Result lines (and the number of failures in FAILS).
+FAILS=0
+result() { # result ok|not-ok NAME [COMMENT]
+	local c=${3:+ # $3}
+	if [ "$1" = ok ]; then echo "ok - $PREFIX$2$c"
+	else echo "not ok - $PREFIX$2$c"; FAILS=$((FAILS + 1)); fi
+}
+
+# Suite entries as the guest names them (script name without .sh).
+suite_tests() {
+	local f=$here/guest/suites/$SUITE
+	[ -e "$f" ] || return 0
+	awk '$1 !~ /^#/ && NF { sub(/\.sh$/, "", $1); print $1 }' "$f"
+}
+
+report_tests() {
+	local clean=$1 line verdict name rest seen=" "
+	while IFS= read -r line; do
+		line=${line#*VPA-TEST: }
+		case $line in
+		"ok "*) verdict=ok; rest=${line#ok } ;;
+		"not ok "*) verdict=not-ok; rest=${line#not ok } ;;
+		*) continue ;;
+		esac
+		name=${rest%% # *}
+		[ "$name" = "$rest" ] && result "$verdict" "$name" || result "$verdict" "$name" "${rest#* # }"
+		seen+="$name "
+	done < <(grep -a 'VPA-TEST: ' "$clean" || true)
+	for name in $(suite_tests); do
+		case $seen in *" $name "*) ;; *) result not-ok "$name" "not run" ;; esac
+	done
+	[ "$seen" != " " ] || result not-ok "suite-$SUITE" "no test reported"
+}
+
+# The kernel log the guest dumped (or, without one, the whole console).
+dmesg_text() {
+	local clean=$1
+	if grep -aq '^VPA-DMESG-BEGIN' "$clean"; then
+		awk '/^VPA-DMESG-BEGIN/ { on = 1; next } /^VPA-DMESG-END/ { on = 0 } on' "$clean"
+	else
+		cat "$clean"
+	fi
+}
+
+scan_dmesg() {
+	local clean=$1 re hits
+	re=$(IFS='|'; echo "${SCAN_PATTERNS[*]}")
+	hits=$(dmesg_text "$clean" | grep -aE "$re" || true)
+	if [ -z "$hits" ]; then
+		result ok dmesg-scan
+	else
+		log "dmesg scan found $(echo "$hits" | wc -l) line(s); first ones:"
+		echo "$hits" | head -n 20 | sed 's/^/    /' >&2
+		result not-ok dmesg-scan
+	fi
+}
+
+scan_kmemleak() {
+	local clean=$1 leaks
+	grep -aq '^VPA-KMEMLEAK-BEGIN' "$clean" || return 0
+	leaks=$(awk '/^VPA-KMEMLEAK-BEGIN/ { on = 1; next } /^VPA-KMEMLEAK-END/ { on = 0 } on' \
+		"$clean" | grep -ac 'unreferenced object' || true)
+	if [ "$leaks" = 0 ]; then result ok kmemleak
+	else log "kmemleak: $leaks unreferenced object(s), see $LOG"; result not-ok kmemleak; fi
+}
+
+report_timing() {
+	local clean=$1 up
+	up=$(sed -n 's/^VPA-INFO: userspace up at \([0-9.]*\)s.*/\1/p' "$clean" | head -n1)
+	log "timing: QEMU wall ${WALL}s, guest userspace at ${up:-?}s uptime"
+	grep -a '^VPA-INFO: .* exited .* after' "$clean" | sed 's/^VPA-INFO: /    /' >&2 || true
+}
+
+main() {
+	parse_args "$@"
+	mkdir -p "$(dirname "$LOG")"
+	LOG=$(cd "$(dirname "$LOG")" && pwd)/$(basename "$LOG")
+	local clean
+	RUN=$(mktemp -d "$LOG.run.XXXXXX")
+	trap 'rm -rf "$RUN"' EXIT
+	SHM=$RUN/ivshmem.shm
+	qemu_args
+	run_qemu
+	clean=$RUN/console.txt
+	tr -d '\r' <"$LOG" >"$clean"
+
+	report_tests "$clean"
+	if grep -aq '^VPA-DONE' "$clean"; then
+		result ok guest-done
+	elif [ "$QEMU_RC" = 124 ] || [ "$QEMU_RC" = 137 ]; then
+		result not-ok guest-done "timeout after ${TIMEOUT}s"
+	elif grep -aq '^VPA-WATCHDOG' "$clean"; then
+		result not-ok guest-done "guest watchdog fired"
+	else
+		result not-ok guest-done "no VPA-DONE (panic or crash?)"
+	fi
+	scan_dmesg "$clean"
+	scan_kmemleak "$clean"
+	report_timing "$clean"
+	[ "$FAILS" = 0 ]
+}
+
+main "$@"
