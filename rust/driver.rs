@@ -1,19 +1,182 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The vfio-pci-alias driver logic, on top of the abstractions in [`vfio`].
+//! The vfio-pci-alias driver logic, on top of the abstractions in
+//! [`crate::vfio`], [`crate::vma`] and [`crate::region_table`].
+//!
+//! What differs from vfio-pci: the ALIAS_REGION device feature
+//! ([`alias`]), alias regions in GET_INFO, GET_REGION_INFO, read/write and
+//! mmap, and the per-BAR memory type that keeps x86 PAT consistent while a
+//! BAR is mapped write-combining ([`bars`], [`mapping`]).
 
-use crate::vfio;
-use kernel::prelude::*;
+mod alias;
+mod bars;
+mod mapping;
+
+use crate::{
+    bindings,
+    region_table::RegionTable,
+    vfio::{self, InfoCaps, RegionInfo},
+};
+use alias::Alias;
+use bars::BarModes;
+use kernel::{
+    mm::virt::VmaNew,
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+    uaccess::{UserPtr, UserSlice},
+};
 
 /// Per-device state of a device bound to vfio-pci-alias.
 #[pin_data]
-pub(crate) struct AliasDevice {}
+pub(crate) struct AliasDevice {
+    /// The aliases of this open of the device; emptied at the last close.
+    #[pin]
+    aliases: RegionTable<Alias>,
+    /// Memory type and users of each BAR.
+    #[pin]
+    bars: Mutex<BarModes>,
+}
+
+/// A vfio device of this driver.
+type Device = vfio::Device<AliasDevice>;
+
+/// Where a region index points.
+enum Region {
+    /// A BAR: `vfio_pci_core` serves it, we keep its memory type.
+    Bar(usize),
+    /// One of our aliases, at this position of the table.
+    Alias(usize),
+    /// Anything else core serves (ROM, config, VGA, device regions).
+    Core,
+}
+
+impl AliasDevice {
+    /// Index of the first alias: after the fixed regions and those core
+    /// registered for the device at open.
+    fn alias_base(dev: &Device) -> u32 {
+        vfio::NUM_REGIONS + dev.core().dev_regions()
+    }
+
+    fn classify(dev: &Device, index: u64) -> Region {
+        let base = u64::from(Self::alias_base(dev));
+        if index < vfio::NUM_BARS as u64 {
+            Region::Bar(index as usize)
+        } else if index >= base && index - base < dev.aliases.len() as u64 {
+            Region::Alias((index - base) as usize)
+        } else {
+            Region::Core
+        }
+    }
+
+    /// `read()` or `write()` at `*pos`, served by core; an alias offset is
+    /// turned into the same offset of the aliased BAR.
+    fn rw(
+        dev: &Device,
+        pos: &mut i64,
+        io: impl FnOnce(&mut i64) -> Result<isize>,
+    ) -> Result<isize> {
+        let offset = *pos as u64;
+        let (bar, mut at) = match Self::classify(dev, vfio::offset_to_index(offset)) {
+            Region::Core => return io(pos),
+            Region::Bar(bar) => (bar, *pos),
+            Region::Alias(i) => {
+                let alias = dev.aliases.get(i).ok_or(EINVAL)?;
+                let at = vfio::index_to_offset(alias.target) | vfio::offset_in_region(offset);
+                (alias.target as usize, at as i64)
+            }
+        };
+        dev.bars.lock().begin_io(bar, true)?;
+        let ret = io(&mut at);
+        dev.bars.lock().end_io(dev.core(), bar);
+        let done = ret?;
+        *pos += done as i64;
+        Ok(done)
+    }
+}
 
 #[vtable]
 impl vfio::Driver for AliasDevice {
     const NAME: &'static CStr = c"vfio-pci-alias";
 
     fn new(_core: &vfio::CoreDevice) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {})
+        try_pin_init!(Self {
+            aliases <- RegionTable::new(alias::MAX_ALIASES),
+            bars <- new_mutex!(BarModes::default()),
+        })
+    }
+
+    fn close_device(dev: &Device) {
+        dev.core().close();
+        // Aliases live for one open of the device, like core's own regions.
+        dev.aliases.clear();
+        dev.bars.lock().reset();
+    }
+
+    fn ioctl(dev: &Device, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            bindings::VPA_VFIO_DEVICE_GET_INFO => {
+                let ret = dev.core().ioctl(cmd, arg)?;
+                // Core filled in its regions; count the aliases too.
+                let field = arg + core::mem::offset_of!(bindings::vfio_device_info, num_regions);
+                let (mut r, mut w) = UserSlice::new(UserPtr::from_addr(field), 4).reader_writer();
+                let n: u32 = r.read()?;
+                w.write(&(n + dev.aliases.len() as u32))?;
+                Ok(ret)
+            }
+            bindings::VPA_VFIO_DEVICE_IOEVENTFD => {
+                let size = core::mem::size_of::<bindings::vfio_device_ioeventfd>();
+                let mut r = UserSlice::new(UserPtr::from_addr(arg), size).reader();
+                let mut raw = [0u8; core::mem::size_of::<bindings::vfio_device_ioeventfd>()];
+                r.read_slice(&mut raw)?;
+                // The offset follows argsz and flags.
+                let offset = u64::from_ne_bytes(raw[8..16].try_into().map_err(|_| EINVAL)?);
+                match Self::classify(dev, vfio::offset_to_index(offset)) {
+                    // An ioeventfd keeps core's kernel mapping of the BAR:
+                    // not while that BAR is write-combining.
+                    Region::Bar(bar) => {
+                        dev.bars.lock().begin_io(bar, false)?;
+                        let ret = dev.core().ioctl(cmd, arg);
+                        dev.bars.lock().end_io(dev.core(), bar);
+                        ret
+                    }
+                    Region::Alias(_) => Err(EINVAL),
+                    Region::Core => dev.core().ioctl(cmd, arg),
+                }
+            }
+            _ => dev.core().ioctl(cmd, arg),
+        }
+    }
+
+    fn region_info(dev: &Device, info: &mut RegionInfo, caps: &mut InfoCaps) -> Result {
+        match Self::classify(dev, u64::from(info.index)) {
+            Region::Alias(i) => alias::region_info(dev, i, info, caps),
+            _ => dev.core().region_info(info, caps),
+        }
+    }
+
+    fn device_feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> Result {
+        if flags & bindings::VFIO_DEVICE_FEATURE_MASK == bindings::VFIO_DEVICE_FEATURE_ALIAS_REGION {
+            alias::feature(dev, flags, arg, argsz)
+        } else {
+            dev.core().device_feature(flags, arg, argsz)
+        }
+    }
+
+    fn read(dev: &Device, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
+        Self::rw(dev, pos, |at| dev.core().read(buf, count, at))
+    }
+
+    fn write(dev: &Device, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
+        Self::rw(dev, pos, |at| dev.core().write(buf, count, at))
+    }
+
+    fn mmap(dev: &Device, vma: &VmaNew) -> Result {
+        let index = crate::vma::pgoff(vma) as u64 >> (vfio::OFFSET_SHIFT - bindings::PAGE_SHIFT);
+        match Self::classify(dev, index) {
+            Region::Bar(bar) => mapping::mmap_bar(dev, bar, vma),
+            Region::Alias(i) => mapping::mmap_alias(dev, i, vma),
+            Region::Core => dev.core().mmap(vma),
+        }
     }
 }

@@ -130,6 +130,140 @@ impl CoreDevice {
     }
 }
 
+/// Number of standard BARs, and the first region index after them.
+pub(crate) const NUM_BARS: usize = bindings::PCI_STD_NUM_BARS as usize;
+/// Number of fixed vfio-pci regions (BARs, ROM, config, VGA).
+pub(crate) const NUM_REGIONS: u32 = bindings::VFIO_PCI_NUM_REGIONS as u32;
+/// Region offsets: `index << OFFSET_SHIFT | offset within the region`.
+pub(crate) const OFFSET_SHIFT: u32 = bindings::VFIO_PCI_OFFSET_SHIFT;
+
+/// Returns the file offset of region `index`.
+pub(crate) const fn index_to_offset(index: u32) -> u64 {
+    (index as u64) << OFFSET_SHIFT
+}
+
+/// Returns the region index a file offset falls in.
+pub(crate) const fn offset_to_index(offset: u64) -> u64 {
+    offset >> OFFSET_SHIFT
+}
+
+/// Returns the offset within its region of a file offset.
+pub(crate) const fn offset_in_region(offset: u64) -> u64 {
+    offset & ((1u64 << OFFSET_SHIFT) - 1)
+}
+
+impl CoreDevice {
+    /// Number of device-specific regions core registered at open, which come
+    /// after the fixed ones.
+    pub(crate) fn dev_regions(&self) -> u32 {
+        // SAFETY: Valid by the type invariant; only changes during open.
+        unsafe { (*self.as_raw()).num_regions as u32 }
+    }
+
+    /// Whether core lets userspace mmap() `bar`.
+    pub(crate) fn bar_mmap_supported(&self, bar: usize) -> bool {
+        // SAFETY: Valid by the type invariant; set at open.
+        bar < NUM_BARS && unsafe { (*self.as_raw()).bar_mmap_supported[bar] }
+    }
+
+    fn pdev(&self) -> *mut bindings::pci_dev {
+        // SAFETY: Valid by the type invariant; `pdev` is set at init.
+        unsafe { (*self.as_raw()).pdev }
+    }
+
+    /// `pci_resource_len()` of `bar`.
+    pub(crate) fn bar_len(&self, bar: usize) -> u64 {
+        // SAFETY: `pdev()` is valid; `bar` is a standard BAR.
+        unsafe { bindings::vpa_bar_len(self.pdev(), bar as c_int) }
+    }
+
+    /// `pci_resource_start()` of `bar`.
+    pub(crate) fn bar_start(&self, bar: usize) -> u64 {
+        // SAFETY: `pdev()` is valid; `bar` is a standard BAR.
+        unsafe { bindings::vpa_bar_start(self.pdev(), bar as c_int) }
+    }
+
+    /// The BAR holding the MSI-X table, if the device has MSI-X.
+    pub(crate) fn msix_bar(&self) -> Option<usize> {
+        // SAFETY: Valid by the type invariant; set at open.
+        let bar = unsafe { (*self.as_raw()).msix_bar } as usize;
+        (bar < NUM_BARS).then_some(bar)
+    }
+
+    /// Number of ioeventfds the user has registered.
+    pub(crate) fn ioeventfds(&self) -> i32 {
+        // SAFETY: Valid by the type invariant. A racy read: callers exclude
+        // new ioeventfds by other means.
+        unsafe { ptr::read_volatile(&raw const (*self.as_raw()).ioeventfds_nr) }
+    }
+
+    /// Replaces core's kernel mapping of `bar` (`barmap[bar]`, an uncached
+    /// `pci_iomap()` since open) with a write-combining one, or back.
+    ///
+    /// The old mapping is removed first: x86 PAT allows one memory type per
+    /// physical range, so the new type is only granted when no mapping of the
+    /// other type is left.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may use `barmap[bar]` during the call or hold on to the old
+    /// value after it: no read/write of the BAR in flight, no ioeventfd on the
+    /// device, no user mapping of the BAR.
+    pub(crate) unsafe fn remap_bar(&self, bar: usize, wc: bool) -> Result {
+        let core = self.as_raw();
+        // SAFETY: Valid by the type invariant; exclusive use by the safety
+        // requirements.
+        let old = unsafe { (*core).barmap[bar] };
+        if old.is_null() || (old as usize) >= (-(bindings::MAX_ERRNO as isize)) as usize {
+            return Err(ENODEV);
+        }
+        // SAFETY: `old` came from `pci_iomap()` or from an earlier call.
+        unsafe { bindings::pci_iounmap(self.pdev(), old) };
+        let new = if wc {
+            // SAFETY: Maps the BAR's own physical range.
+            unsafe { bindings::ioremap_wc(self.bar_start(bar), self.bar_len(bar) as _) }
+        } else {
+            // SAFETY: As core maps it at open.
+            unsafe { bindings::pci_iomap(self.pdev(), bar as c_int, 0) }
+        };
+        if !new.is_null() {
+            // SAFETY: Exclusive use by the safety requirements.
+            unsafe { (*core).barmap[bar] = new };
+            return Ok(());
+        }
+        // Go back to what core had, so that read/write keep working.
+        // SAFETY: As core maps it at open.
+        let back = unsafe { bindings::pci_iomap(self.pdev(), bar as c_int, 0) };
+        let back = if back.is_null() {
+            ENOMEM.to_ptr()
+        } else {
+            back
+        };
+        // SAFETY: Exclusive use by the safety requirements; core copes with an
+        // error pointer there, as after a failed map at open.
+        unsafe { (*core).barmap[bar] = back };
+        Err(ENOMEM)
+    }
+
+    /// Inserts `pfn` for the fault `vmf` with `vfio_pci_vmf_insert_pfn()`
+    /// under `memory_lock`, which fails with SIGBUS while the device's memory
+    /// decoding is off or it is in low power.
+    pub(crate) fn insert_pfn(&self, vmf: &crate::vma::Fault, pfn: u64, order: u32) -> u32 {
+        // SAFETY: Valid by the type invariant.
+        let lock = unsafe { &raw mut (*self.as_raw()).memory_lock };
+        // SAFETY: `lock` is core's initialised rwsem; the fault path may sleep.
+        unsafe { bindings::down_read(lock) };
+        // SAFETY: `memory_lock` is held for read, as required; `vmf` is the
+        // fault being handled.
+        let ret = unsafe {
+            bindings::vfio_pci_vmf_insert_pfn(self.as_raw(), vmf.as_raw(), pfn as _, order)
+        };
+        // SAFETY: Taken above.
+        unsafe { bindings::up_read(lock) };
+        ret
+    }
+}
+
 /// Converts a `ssize_t`-style return value into a [`Result`].
 fn errno_or(ret: isize) -> Result<isize> {
     if ret < 0 {
@@ -171,6 +305,25 @@ pub(crate) struct InfoCaps(bindings::vfio_info_cap);
 impl InfoCaps {
     fn as_raw(&mut self) -> *mut bindings::vfio_info_cap {
         &raw mut self.0
+    }
+
+    /// Appends `cap` to the chain with `vfio_info_add_capability()`.
+    ///
+    /// `cap` must start with a `struct vfio_info_cap_header`.
+    pub(crate) fn add<C: kernel::transmute::AsBytes>(&mut self, cap: &C) -> Result {
+        let bytes = cap.as_bytes();
+        if bytes.len() < core::mem::size_of::<bindings::vfio_info_cap_header>() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `self` is a valid chain; `bytes` is readable for its length
+        // and starts with a header, which the function reads and copies.
+        to_result(unsafe {
+            bindings::vfio_info_add_capability(
+                self.as_raw(),
+                bytes.as_ptr().cast_mut().cast(),
+                bytes.len(),
+            )
+        })
     }
 }
 

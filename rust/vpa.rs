@@ -11,6 +11,7 @@ mod bindings;
 mod driver;
 mod pci_driver;
 mod region_table;
+mod vma;
 mod vfio;
 
 use kernel::prelude::*;

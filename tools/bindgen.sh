@@ -47,7 +47,7 @@ blocklist=()
 while IFS= read -r name; do
 	blocklist+=(--blocklist-type "$name")
 done < <(grep -oE '^pub (struct|union|type|enum) [A-Za-z0-9_]+' "$kbind" |
-	 awk '{print $3}' | sort -u)
+	 awk '$3 !~ /^_bindgen_ty_/ {print $3}' | sort -u)
 
 # The kernel's C flags name generated headers relative to its build directory.
 cd "$objtree"
@@ -55,7 +55,7 @@ cd "$objtree"
 	--rust-target 1.85 --use-core --with-derive-default --ctypes-prefix ffi \
 	--no-layout-tests --no-debug '.*' --enable-function-attribute-detection \
 	--allowlist-type 'vfio_.*' --allowlist-function '_?vfio_.*|vpa_.*' \
-	--allowlist-var 'VFIO_.*|VPA_.*|vfio_.*' \
+	--allowlist-item 'VFIO_.*|VPA_.*' --allowlist-var 'vfio_.*' \
 	--allowlist-item 'pci_error_handlers' \
 	-o "$output.tmp" -- "${keep[@]}" \
 	-DKBUILD_MODNAME='"vfio_pci_alias"' -I"$(dirname "$header")/../../include"

@@ -1,6 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <linux/mm.h>
+#include <linux/pci.h>
 #include <linux/vfio_pci_core.h>
+#include <linux/moduleparam.h>
+#include <uapi/linux/vfio_pci_alias.h>
 #include "helpers.h"
+
+/*
+ * Userspace discovers the feature number here (see the uapi header). The
+ * kernel crate's module! parameters cannot be made visible in sysfs, hence C.
+ */
+static unsigned int alias_region_feature = VFIO_DEVICE_FEATURE_ALIAS_REGION;
+module_param(alias_region_feature, uint, 0444);
+MODULE_PARM_DESC(alias_region_feature,
+		 "VFIO_DEVICE_FEATURE number of ALIAS_REGION (read-only)");
 
 struct vfio_pci_core_device *vpa_alloc_core_device(unsigned long size,
 						   struct device *dev,
@@ -48,4 +61,39 @@ void vpa_rcu_assign_pointer(void **slot, void *p)
 void vpa_cond_resched(void)
 {
 	cond_resched();
+}
+
+unsigned long long vpa_bar_start(struct pci_dev *pdev, int bar)
+{
+	return pci_resource_start(pdev, bar);
+}
+
+unsigned long long vpa_bar_len(struct pci_dev *pdev, int bar)
+{
+	return pci_resource_len(pdev, bar);
+}
+
+void vpa_vma_setup_pfnmap(struct vm_area_struct *vma, bool wc)
+{
+	vma->vm_page_prot = wc ? pgprot_writecombine(vma->vm_page_prot) :
+				 pgprot_noncached(vma->vm_page_prot);
+	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);
+	vm_flags_set(vma, VM_ALLOW_ANY_UNCACHED | VM_IO | VM_PFNMAP |
+			  VM_DONTEXPAND | VM_DONTDUMP);
+}
+
+unsigned int vpa_pmd_pfnmap_order(void)
+{
+	return IS_ENABLED(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP) ? PMD_ORDER : 0;
+}
+
+unsigned int vpa_pud_pfnmap_order(void)
+{
+	return IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP) ? PUD_ORDER : 0;
+}
+
+bool vpa_wc_supported(void)
+{
+	/* The memory-type design of Documentation/vfio-pci-alias.rst is x86 PAT's. */
+	return IS_ENABLED(CONFIG_X86) && arch_can_pci_mmap_wc();
 }

@@ -32,4 +32,25 @@ void vpa_rcu_assign_pointer(void **slot, void *p);
 
 void vpa_cond_resched(void);
 
+struct pci_dev;
+struct vm_area_struct;
+
+/* pci_resource_start() and pci_resource_len() of a BAR. */
+unsigned long long vpa_bar_start(struct pci_dev *pdev, int bar);
+unsigned long long vpa_bar_len(struct pci_dev *pdev, int bar);
+
+/*
+ * Page protection and flags of a BAR mapping, as vfio_pci_core_mmap() sets
+ * them, except that @wc selects pgprot_writecombine() over
+ * pgprot_noncached().
+ */
+void vpa_vma_setup_pfnmap(struct vm_area_struct *vma, bool wc);
+
+/* PMD_ORDER and PUD_ORDER where the architecture maps PFNs that large, else 0. */
+unsigned int vpa_pmd_pfnmap_order(void);
+unsigned int vpa_pud_pfnmap_order(void);
+
+/* Whether the platform can map I/O memory write-combining (x86: PAT). */
+bool vpa_wc_supported(void);
+
 #endif

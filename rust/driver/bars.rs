@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The memory type of each BAR while the device is open.
+//!
+//! x86 PAT keeps one memory type per physical range, and `vmf_insert_pfn()`
+//! maps with the type already tracked for the range, whatever the VMA asks
+//! for. vfio_pci_core maps every BAR uncached in the kernel (`barmap`) at
+//! open, so a write-combining user mapping needs that kernel mapping to be
+//! write-combining too, and no uncached user mapping of the BAR at the same
+//! time. Each BAR is therefore in one of two modes:
+//!
+//! - uncached (the default, as in vfio-pci): mmap() of the BAR's own region
+//!   is allowed; a write-combining alias mapping switches the mode if no
+//!   uncached mapping, ioeventfd or read/write is in the way, else `EBUSY`;
+//! - write-combining: the kernel mapping is `ioremap_wc()`, alias mappings
+//!   are allowed, mmap() of the BAR's own region and new ioeventfds on it
+//!   fail with `EBUSY`. When the last write-combining mapping goes the BAR
+//!   returns to uncached.
+//!
+//! Core reads `barmap` without our lock in read/write and keeps pointers into
+//! it for ioeventfds, so the mapping is only replaced while neither is in
+//! flight ([`BarModes::begin_io`]); see Documentation/vfio-pci-alias.rst.
+
+use crate::vfio::{CoreDevice, NUM_BARS};
+use kernel::prelude::*;
+
+/// Users of one BAR.
+#[derive(Default, Clone, Copy)]
+struct Bar {
+    /// VMAs mapping the BAR uncached (its own region index).
+    uc_maps: usize,
+    /// VMAs mapping the BAR write-combining (an alias).
+    wc_maps: usize,
+    /// read/write/ioeventfd calls into core using `barmap[bar]` right now.
+    in_flight: usize,
+    /// The kernel mapping is write-combining.
+    wc: bool,
+}
+
+/// Memory type and users of every BAR of a device.
+///
+/// # Invariants
+///
+/// For each BAR: `wc` is true iff core's `barmap` entry is an `ioremap_wc()`
+/// mapping made by [`BarModes::map_wc`]; `uc_maps > 0` implies `!wc`.
+#[derive(Default)]
+pub(crate) struct BarModes {
+    bars: [Bar; NUM_BARS],
+}
+
+impl BarModes {
+    /// A new uncached mapping of `bar`. `EBUSY` while the BAR is
+    /// write-combining.
+    pub(crate) fn map_uc(&mut self, bar: usize) -> Result {
+        let b = &mut self.bars[bar];
+        if b.wc {
+            return Err(EBUSY);
+        }
+        b.uc_maps += 1;
+        Ok(())
+    }
+
+    /// An uncached mapping of `bar` went away.
+    pub(crate) fn unmap_uc(&mut self, bar: usize) {
+        let b = &mut self.bars[bar];
+        b.uc_maps = b.uc_maps.saturating_sub(1);
+    }
+
+    /// A new write-combining mapping of `bar`, switching the BAR's kernel
+    /// mapping to write-combining first if needed. `EBUSY` if an uncached
+    /// mapping, an ioeventfd or a read/write is in the way.
+    pub(crate) fn map_wc(&mut self, core: &CoreDevice, bar: usize) -> Result {
+        let b = &mut self.bars[bar];
+        if !b.wc {
+            if b.uc_maps > 0 || b.in_flight > 0 || core.ioeventfds() > 0 {
+                return Err(EBUSY);
+            }
+            // SAFETY: No user mapping, read/write or ioeventfd uses the
+            // mapping (checked above under our lock, which every new user
+            // takes first).
+            unsafe { core.remap_bar(bar, true) }?;
+            b.wc = true;
+        }
+        b.wc_maps += 1;
+        Ok(())
+    }
+
+    /// A write-combining mapping of `bar` went away; the last one takes the
+    /// BAR back to uncached.
+    pub(crate) fn unmap_wc(&mut self, core: &CoreDevice, bar: usize) {
+        let b = &mut self.bars[bar];
+        b.wc_maps = b.wc_maps.saturating_sub(1);
+        self.restore(core, bar);
+    }
+
+    /// Another VMA shares a mapping of `bar` (fork, split).
+    pub(crate) fn dup(&mut self, bar: usize, wc: bool) {
+        let b = &mut self.bars[bar];
+        if wc {
+            b.wc_maps += 1;
+        } else {
+            b.uc_maps += 1;
+        }
+    }
+
+    /// Core is about to use the kernel mapping of `bar` (read/write, or
+    /// creating an ioeventfd if `!allow_wc`, which fails with `EBUSY` while
+    /// the BAR is write-combining). Pair with [`Self::end_io`].
+    pub(crate) fn begin_io(&mut self, bar: usize, allow_wc: bool) -> Result {
+        let b = &mut self.bars[bar];
+        if b.wc && !allow_wc {
+            return Err(EBUSY);
+        }
+        b.in_flight += 1;
+        Ok(())
+    }
+
+    /// Ends [`Self::begin_io`].
+    pub(crate) fn end_io(&mut self, core: &CoreDevice, bar: usize) {
+        let b = &mut self.bars[bar];
+        b.in_flight = b.in_flight.saturating_sub(1);
+        self.restore(core, bar);
+    }
+
+    /// Takes `bar` back to uncached once nothing needs write-combining.
+    fn restore(&mut self, core: &CoreDevice, bar: usize) {
+        let b = &mut self.bars[bar];
+        if !b.wc || b.wc_maps > 0 || b.in_flight > 0 {
+            return;
+        }
+        // SAFETY: No write-combining mapping, read/write or ioeventfd is
+        // left (ioeventfds cannot be created while `wc`), and new ones take
+        // our lock first.
+        match unsafe { core.remap_bar(bar, false) } {
+            Ok(()) => b.wc = false,
+            // Core's mapping is an error pointer now; read/write fail as
+            // after a failed map at open. The mode stays uncached.
+            Err(e) => {
+                b.wc = false;
+                dev_warn!(core.device(), "BAR {bar}: cannot map uncached again: {e:?}\n");
+            }
+        }
+    }
+
+    /// Forgets all users: the device was closed (core unmapped the BARs).
+    pub(crate) fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
