@@ -91,6 +91,7 @@ list_modules() {
 list_vpa() {
 	local f
 	file /vpa/lib.sh "$GUEST/lib.sh" 0644
+	file /vpa/run-harness.sh "$GUEST/run-harness.sh" 0755
 	dir /vpa/tests
 	dir /vpa/suites
 	for f in "$GUEST"/tests/*; do file "/vpa/tests/${f##*/}" "$f" 0755; done

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Userspace helpers for the vfio-pci-alias tests and sample: open a device
+ * bound to vfio-pci-alias through its group (IOMMU or no-IOMMU mode), and
+ * wrap the ALIAS_REGION feature and region info.
+ */
+#ifndef VPA_LIB_H
+#define VPA_LIB_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/vfio.h>
+#include <linux/vfio_pci_alias.h>
+
+struct vpa_dev {
+	int container;
+	int group;
+	int fd;
+};
+
+/* The feature number the loaded driver implements (see the uapi header). */
+static inline unsigned int vpa_feature_number(void)
+{
+	unsigned int nr = VFIO_DEVICE_FEATURE_ALIAS_REGION;
+	FILE *f = fopen("/sys/module/vfio_pci_alias/parameters/alias_region_feature", "r");
+
+	if (f) {
+		if (fscanf(f, "%u", &nr) != 1)
+			nr = VFIO_DEVICE_FEATURE_ALIAS_REGION;
+		fclose(f);
+	}
+	return nr;
+}
+
+/* Opens @bdf through its vfio group; returns 0 or -errno. */
+static inline int vpa_open(const char *bdf, struct vpa_dev *d)
+{
+	char path[PATH_MAX + 32], link[PATH_MAX];
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	const char *g;
+	ssize_t n;
+	int noiommu, ret = -ENODEV;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = 0;
+	g = strrchr(link, '/');
+	g = g ? g + 1 : link;
+
+	snprintf(path, sizeof(path), "/dev/vfio/noiommu-%s", g);
+	noiommu = access(path, F_OK) == 0;
+	if (!noiommu)
+		snprintf(path, sizeof(path), "/dev/vfio/%s", g);
+
+	d->container = open("/dev/vfio/vfio", O_RDWR);
+	d->group = open(path, O_RDWR);
+	d->fd = -1;
+	if (d->container < 0 || d->group < 0)
+		goto err;
+	if (ioctl(d->group, VFIO_GROUP_GET_STATUS, &status) ||
+	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		goto err;
+	if (ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container))
+		goto err;
+	if (ioctl(d->container, VFIO_SET_IOMMU,
+		  noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU))
+		goto err;
+	d->fd = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (d->fd < 0)
+		goto err;
+	return 0;
+err:
+	ret = errno ? -errno : ret;
+	if (d->group >= 0)
+		close(d->group);
+	if (d->container >= 0)
+		close(d->container);
+	return ret;
+}
+
+static inline void vpa_close(struct vpa_dev *d)
+{
+	close(d->fd);
+	close(d->group);
+	close(d->container);
+}
+
+/*
+ * VFIO_DEVICE_FEATURE for ALIAS_REGION with @flags (PROBE/SET/GET) and a
+ * payload of @argsz bytes from @req (may be NULL for 0). Returns 0 or -errno.
+ */
+static inline int vpa_feature(int fd, uint32_t flags,
+			      struct vfio_device_feature_alias_region *req,
+			      size_t argsz)
+{
+	char buf[sizeof(struct vfio_device_feature) + 64] = { 0 };
+	struct vfio_device_feature *f = (void *)buf;
+
+	if (argsz > 64)
+		return -E2BIG;
+	f->argsz = sizeof(*f) + argsz;
+	f->flags = flags | vpa_feature_number();
+	if (req)
+		memcpy(f->data, req, argsz < sizeof(*req) ? argsz : sizeof(*req));
+	if (ioctl(fd, VFIO_DEVICE_FEATURE, f))
+		return -errno;
+	if (req)
+		memcpy(req, f->data, argsz < sizeof(*req) ? argsz : sizeof(*req));
+	return 0;
+}
+
+/* Creates (or finds) an alias of @index with @attrs; returns its index or -errno. */
+static inline int vpa_alias(int fd, uint32_t index, uint32_t attrs)
+{
+	struct vfio_device_feature_alias_region req = {
+		.flags = attrs, .index = index,
+	};
+	int ret = vpa_feature(fd, VFIO_DEVICE_FEATURE_SET, &req, sizeof(req));
+
+	return ret ? ret : (int)req.alias_index;
+}
+
+/* Number of regions VFIO_DEVICE_GET_INFO reports, or -errno. */
+static inline int vpa_num_regions(int fd)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+
+	if (ioctl(fd, VFIO_DEVICE_GET_INFO, &info))
+		return -errno;
+	return info.num_regions;
+}
+
+/*
+ * VFIO_DEVICE_GET_REGION_INFO with room for capabilities: fills @buf (at
+ * least 512 bytes). Returns 0 or -errno.
+ */
+static inline int vpa_region_info(int fd, uint32_t index, void *buf, size_t size)
+{
+	struct vfio_region_info *info = buf;
+
+	memset(buf, 0, size);
+	info->argsz = size;
+	info->index = index;
+	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, info))
+		return -errno;
+	return 0;
+}
+
+/* Finds capability @id in a region info reply, or NULL. */
+static inline struct vfio_info_cap_header *vpa_find_cap(void *buf, uint16_t id)
+{
+	struct vfio_region_info *info = buf;
+	uint32_t off;
+
+	if (!(info->flags & VFIO_REGION_INFO_FLAG_CAPS))
+		return NULL;
+	for (off = info->cap_offset; off && off < info->argsz;) {
+		struct vfio_info_cap_header *h = (void *)((char *)buf + off);
+
+		if (h->id == id)
+			return h;
+		off = h->next;
+	}
+	return NULL;
+}
+
+#endif /* VPA_LIB_H */
