@@ -159,6 +159,20 @@ report_tests() {
 	[ "$seen" != " " ] || result not-ok "suite-$SUITE" "no test reported"
 }
 
+# "VPA-HOSTCHECK: ivshmem OFFSET LENGTH SEED": the guest wrote a pattern
+# into ivshmem's BAR; check it in the backing file, byte for byte.
+host_checks() {
+	local clean=$1 what off len seed n=0
+	while read -r what off len seed; do
+		n=$((n + 1))
+		if [ "$what" = ivshmem ] && python3 "$here/ivshmem_check.py" "$SHM" "$off" "$len" "$seed"; then
+			result ok "hostcheck/ivshmem-$n"
+		else
+			result not-ok "hostcheck/ivshmem-$n"
+		fi
+	done < <(sed -n 's/^.*VPA-HOSTCHECK: //p' "$clean")
+}
+
 # The kernel log the guest dumped (or, without one, the whole console).
 dmesg_text() {
 	local clean=$1
@@ -212,6 +226,7 @@ main() {
 	tr -d '\r' <"$LOG" >"$clean"
 
 	report_tests "$clean"
+	host_checks "$clean"
 	if grep -aq '^VPA-DONE' "$clean"; then
 		result ok guest-done
 	elif [ "$QEMU_RC" = 124 ] || [ "$QEMU_RC" = 137 ]; then
