@@ -16,7 +16,7 @@ TOOLS := $(CURDIR)/tools
 KDIR ?= $(shell bash $(TOOLS)/kernel.sh --print-dir 2>/dev/null)
 KMAKE_ARGS := $(shell bash -c '. $(TOOLS)/lib.sh && kmake_args')
 
-.PHONY: all modules clean setup kernel demo check fmt clippy
+.PHONY: all modules clean setup kernel demo check fmt fmt-check clippy
 all: modules
 
 modules:
@@ -37,8 +37,13 @@ setup:
 kernel: setup
 	bash $(TOOLS)/kernel.sh
 
+RUSTFMT := rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml
+
 fmt:
-	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/vpa.rs
+	$(RUSTFMT) rust/vpa.rs
+
+fmt-check:
+	$(RUSTFMT) --check rust/vpa.rs
 
 demo:
 	bash $(TOOLS)/demo.sh

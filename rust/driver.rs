@@ -156,7 +156,8 @@ impl vfio::Driver for AliasDevice {
     }
 
     fn device_feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> Result {
-        if flags & bindings::VFIO_DEVICE_FEATURE_MASK == bindings::VFIO_DEVICE_FEATURE_ALIAS_REGION {
+        if flags & bindings::VFIO_DEVICE_FEATURE_MASK == bindings::VFIO_DEVICE_FEATURE_ALIAS_REGION
+        {
             alias::feature(dev, flags, arg, argsz)
         } else {
             dev.core().device_feature(flags, arg, argsz)

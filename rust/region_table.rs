@@ -133,10 +133,14 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
     pub(crate) fn insert_unique(&self, item: T, eq: impl Fn(&T, &T) -> bool) -> Result<Inserted> {
         let guard = self.writer.lock();
         // SAFETY: `writer` is held (by `guard`), so `current` cannot change.
-        let old = unsafe { bindings::vpa_rcu_dereference_protected(self.slot()) }
-            .cast::<Snapshot<T>>();
+        let old =
+            unsafe { bindings::vpa_rcu_dereference_protected(self.slot()) }.cast::<Snapshot<T>>();
         // SAFETY: With `writer` held the published snapshot cannot be freed.
-        let items: &[T] = if old.is_null() { &[] } else { unsafe { &(*old).items } };
+        let items: &[T] = if old.is_null() {
+            &[]
+        } else {
+            unsafe { &(*old).items }
+        };
         if let Some(i) = items.iter().position(|e| eq(e, &item)) {
             return Ok(Inserted::Existing(i));
         }

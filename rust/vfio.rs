@@ -113,13 +113,17 @@ impl CoreDevice {
     pub(crate) fn read(&self, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
         // SAFETY: `self.vfio()` is valid by the type invariant; `buf` is a
         // user pointer and `pos` a valid `loff_t`.
-        errno_or(unsafe { bindings::vfio_pci_core_read(self.vfio(), buf.as_mut_ptr().cast(), count, pos) })
+        errno_or(unsafe {
+            bindings::vfio_pci_core_read(self.vfio(), buf.as_mut_ptr().cast(), count, pos)
+        })
     }
 
     /// `vfio_pci_core_write()`.
     pub(crate) fn write(&self, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
         // SAFETY: As in `read`.
-        errno_or(unsafe { bindings::vfio_pci_core_write(self.vfio(), buf.as_const_ptr().cast(), count, pos) })
+        errno_or(unsafe {
+            bindings::vfio_pci_core_write(self.vfio(), buf.as_const_ptr().cast(), count, pos)
+        })
     }
 
     /// `vfio_pci_core_mmap()`.
@@ -436,15 +440,15 @@ type RegionInfoFn = unsafe extern "C" fn(
     *mut bindings::vfio_region_info,
     *mut bindings::vfio_info_cap,
 ) -> c_int;
-type FeatureFn =
-    unsafe extern "C" fn(*mut bindings::vfio_device, u32, *mut c_void, usize) -> c_int;
-type ReadFn = unsafe extern "C" fn(*mut bindings::vfio_device, *mut c_char, usize, *mut i64) -> isize;
+type FeatureFn = unsafe extern "C" fn(*mut bindings::vfio_device, u32, *mut c_void, usize) -> c_int;
+type ReadFn =
+    unsafe extern "C" fn(*mut bindings::vfio_device, *mut c_char, usize, *mut i64) -> isize;
 type WriteFn =
     unsafe extern "C" fn(*mut bindings::vfio_device, *const c_char, usize, *mut i64) -> isize;
-type MmapFn = unsafe extern "C" fn(*mut bindings::vfio_device, *mut bindings::vm_area_struct) -> c_int;
+type MmapFn =
+    unsafe extern "C" fn(*mut bindings::vfio_device, *mut bindings::vm_area_struct) -> c_int;
 type VoidFn = unsafe extern "C" fn(*mut bindings::vfio_device);
 type IntFn = unsafe extern "C" fn(*mut bindings::vfio_device) -> c_int;
-
 
 impl<T: Driver> Ops<T> {
     /// The ops table: every entry vfio-pci has, overridden where `T` says so.
@@ -580,7 +584,11 @@ impl<T: Driver> Ops<T> {
     /// # Safety
     ///
     /// Called by vfio core on an open device of this driver.
-    unsafe extern "C" fn ioctl(vdev: *mut bindings::vfio_device, cmd: c_uint, arg: c_ulong) -> c_long {
+    unsafe extern "C" fn ioctl(
+        vdev: *mut bindings::vfio_device,
+        cmd: c_uint,
+        arg: c_ulong,
+    ) -> c_long {
         // SAFETY: By the function's safety requirement.
         let dev = unsafe { Device::<T>::from_vfio(vdev) };
         from_result(|| T::ioctl(dev, cmd, arg as usize).map(|r| r as c_long))

@@ -152,7 +152,12 @@ impl<T: PfnMapOps> PfnMap<T> {
 /// where it does not.
 pub(crate) fn huge_orders() -> (u32, u32) {
     // SAFETY: Constant helpers without requirements.
-    unsafe { (bindings::vpa_pmd_pfnmap_order(), bindings::vpa_pud_pfnmap_order()) }
+    unsafe {
+        (
+            bindings::vpa_pmd_pfnmap_order(),
+            bindings::vpa_pud_pfnmap_order(),
+        )
+    }
 }
 
 /// `vm_pgoff` of a VMA.

@@ -11,8 +11,8 @@ mod bindings;
 mod driver;
 mod pci_driver;
 mod region_table;
-mod vma;
 mod vfio;
+mod vma;
 
 use kernel::prelude::*;
 

@@ -115,7 +115,12 @@ pub(super) fn feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> R
 /// READ/WRITE/MMAP flags and capabilities (its sparse-mmap areas among
 /// them), with the alias's own offset, the ALIAS and attribute flags and the
 /// alias capability.
-pub(super) fn region_info(dev: &Device, i: usize, info: &mut RegionInfo, caps: &mut InfoCaps) -> Result {
+pub(super) fn region_info(
+    dev: &Device,
+    i: usize,
+    info: &mut RegionInfo,
+    caps: &mut InfoCaps,
+) -> Result {
     // Copy the entry out under RCU; everything below may sleep.
     let alias = dev.aliases.get(i).ok_or(EINVAL)?;
     let index = info.index;

@@ -137,7 +137,10 @@ impl BarModes {
             // after a failed map at open. The mode stays uncached.
             Err(e) => {
                 b.wc = false;
-                dev_warn!(core.device(), "BAR {bar}: cannot map uncached again: {e:?}\n");
+                dev_warn!(
+                    core.device(),
+                    "BAR {bar}: cannot map uncached again: {e:?}\n"
+                );
             }
         }
     }
