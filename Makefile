@@ -24,8 +24,10 @@ modules:
 		{ echo "no kernel build at KDIR='$(KDIR)': run 'make kernel' or pass KDIR="; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) W=1 modules
 
+# Debian's rust-web-clippy matches rustc-web; rustup's clippy does not.
+CLIPPY_DRIVER ?= /usr/bin/clippy-driver
 clippy:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) W=1 CLIPPY=1 modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) W=1 CLIPPY=1 CLIPPY_DRIVER=$(CLIPPY_DRIVER) modules
 
 clean:
 	@if [ -n "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean; fi

@@ -20,7 +20,11 @@
     unreachable_pub,
     unsafe_op_in_unsafe_fn,
     unnecessary_transmutes,
-    clippy::undocumented_unsafe_blocks
+    clippy::undocumented_unsafe_blocks,
+    clippy::ptr_as_ptr,
+    clippy::ref_as_ptr,
+    clippy::cast_lossless,
+    clippy::as_underscore
 )]
 
 #[allow(unused_imports)]

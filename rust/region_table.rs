@@ -135,10 +135,11 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
         // SAFETY: `writer` is held (by `guard`), so `current` cannot change.
         let old =
             unsafe { bindings::vpa_rcu_dereference_protected(self.slot()) }.cast::<Snapshot<T>>();
-        // SAFETY: With `writer` held the published snapshot cannot be freed.
         let items: &[T] = if old.is_null() {
             &[]
         } else {
+            // SAFETY: With `writer` held the published snapshot cannot be
+            // freed.
             unsafe { &(*old).items }
         };
         if let Some(i) = items.iter().position(|e| eq(e, &item)) {

@@ -137,7 +137,7 @@ impl CoreDevice {
 /// Number of standard BARs, and the first region index after them.
 pub(crate) const NUM_BARS: usize = bindings::PCI_STD_NUM_BARS as usize;
 /// Number of fixed vfio-pci regions (BARs, ROM, config, VGA).
-pub(crate) const NUM_REGIONS: u32 = bindings::VFIO_PCI_NUM_REGIONS as u32;
+pub(crate) const NUM_REGIONS: u32 = bindings::VFIO_PCI_NUM_REGIONS;
 /// Region offsets: `index << OFFSET_SHIFT | offset within the region`.
 pub(crate) const OFFSET_SHIFT: u32 = bindings::VFIO_PCI_OFFSET_SHIFT;
 
@@ -225,7 +225,7 @@ impl CoreDevice {
         unsafe { bindings::pci_iounmap(self.pdev(), old) };
         let new = if wc {
             // SAFETY: Maps the BAR's own physical range.
-            unsafe { bindings::ioremap_wc(self.bar_start(bar), self.bar_len(bar) as _) }
+            unsafe { bindings::ioremap_wc(self.bar_start(bar), self.bar_len(bar) as usize) }
         } else {
             // SAFETY: As core maps it at open.
             unsafe { bindings::pci_iomap(self.pdev(), bar as c_int, 0) }
@@ -260,7 +260,7 @@ impl CoreDevice {
         // SAFETY: `memory_lock` is held for read, as required; `vmf` is the
         // fault being handled.
         let ret = unsafe {
-            bindings::vfio_pci_vmf_insert_pfn(self.as_raw(), vmf.as_raw(), pfn as _, order)
+            bindings::vfio_pci_vmf_insert_pfn(self.as_raw(), vmf.as_raw(), pfn as usize, order)
         };
         // SAFETY: Taken above.
         unsafe { bindings::up_read(lock) };
@@ -591,7 +591,7 @@ impl<T: Driver> Ops<T> {
     ) -> c_long {
         // SAFETY: By the function's safety requirement.
         let dev = unsafe { Device::<T>::from_vfio(vdev) };
-        from_result(|| T::ioctl(dev, cmd, arg as usize).map(|r| r as c_long))
+        from_result(|| T::ioctl(dev, cmd, arg).map(|r| r as c_long))
     }
 
     /// # Safety
@@ -696,11 +696,7 @@ impl<T: Driver> Registration<T> {
         // SAFETY: `dev` is a valid device; `Ops::<T>::OPS` is static and
         // matches the allocation size.
         let core = from_err_ptr(unsafe {
-            bindings::vpa_alloc_core_device(
-                core::mem::size_of::<Device<T>>() as _,
-                dev,
-                &Ops::<T>::OPS,
-            )
+            bindings::vpa_alloc_core_device(core::mem::size_of::<Device<T>>(), dev, &Ops::<T>::OPS)
         })?;
         // SAFETY: `dev` is valid; core's error handlers and register expect
         // the core device as the driver data.

@@ -41,7 +41,7 @@ impl Fault {
     /// The faulting user address.
     pub(crate) fn address(&self) -> usize {
         // SAFETY: The fault is valid while handled.
-        unsafe { (*self.as_raw()).__bindgen_anon_1.address as usize }
+        unsafe { (*self.as_raw()).__bindgen_anon_1.address }
     }
 
     /// Start, end and `vm_pgoff` of the faulting VMA.
@@ -51,9 +51,9 @@ impl Fault {
         // the mmap or VMA lock.
         unsafe {
             (
-                (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_start as usize,
-                (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_end as usize,
-                (*vma).vm_pgoff as usize,
+                (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_start,
+                (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_end,
+                (*vma).vm_pgoff,
             )
         }
     }
@@ -106,7 +106,7 @@ impl<T: PfnMapOps> PfnMap<T> {
         // (a promoted constant) and `owner` outlives the VMA.
         unsafe {
             bindings::vpa_vma_setup_pfnmap(raw, wc);
-            (*raw).vm_pgoff = pgoff as _;
+            (*raw).vm_pgoff = pgoff;
             (*raw).vm_private_data = core::ptr::from_ref(owner).cast_mut().cast();
             (*raw).vm_ops = &Self::OPS;
         }
@@ -120,6 +120,9 @@ impl<T: PfnMapOps> PfnMap<T> {
         unsafe { &*(*vma).vm_private_data.cast::<T::Owner>() }
     }
 
+    /// # Safety
+    ///
+    /// Called by the mm on a VMA set up by [`Self::install`].
     unsafe extern "C" fn open(vma: *mut bindings::vm_area_struct) {
         // SAFETY: The mm calls `open` on a valid VMA of ours with the mmap
         // lock held.
@@ -127,12 +130,18 @@ impl<T: PfnMapOps> PfnMap<T> {
         T::open(owner, vma)
     }
 
+    /// # Safety
+    ///
+    /// Called by the mm on a VMA set up by [`Self::install`].
     unsafe extern "C" fn close(vma: *mut bindings::vm_area_struct) {
         // SAFETY: As for `open`.
         let (owner, vma) = unsafe { (Self::owner(vma), VmaRef::from_raw(vma)) };
         T::close(owner, vma)
     }
 
+    /// # Safety
+    ///
+    /// Called by the mm for a fault on a VMA set up by [`Self::install`].
     unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> VmFault {
         // SAFETY: The mm passes a valid fault on a VMA of ours.
         let fault = unsafe { &*vmf.cast::<Fault>() };
@@ -140,6 +149,9 @@ impl<T: PfnMapOps> PfnMap<T> {
         T::fault(unsafe { Self::owner(fault.vma()) }, fault, 0)
     }
 
+    /// # Safety
+    ///
+    /// As for `fault`.
     unsafe extern "C" fn huge_fault(vmf: *mut bindings::vm_fault, order: c_uint) -> VmFault {
         // SAFETY: The mm passes a valid fault on a VMA of ours.
         let fault = unsafe { &*vmf.cast::<Fault>() };
@@ -164,5 +176,5 @@ pub(crate) fn huge_orders() -> (u32, u32) {
 pub(crate) fn pgoff(vma: &VmaRef) -> usize {
     // SAFETY: The VMA is valid for the reference's lifetime; `vm_pgoff` is
     // stable while the caller holds the mmap lock, as every caller does.
-    unsafe { (*vma.as_ptr()).vm_pgoff as usize }
+    unsafe { (*vma.as_ptr()).vm_pgoff }
 }

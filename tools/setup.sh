@@ -38,7 +38,7 @@ fi
 
 pkgs=(build-essential flex bison bc cpio kmod libelf-dev libssl-dev
       python3 rsync xz-utils zstd git
-      rustc-web rust-web-src libclang-19-dev llvm-19 clang-19 lld-19
+      rustc-web rust-web-src rust-web-clippy libclang-19-dev llvm-19 clang-19 lld-19
       busybox-static)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -27,7 +27,7 @@ use kernel::{
 const PGOFF_SHIFT: u32 = vfio::OFFSET_SHIFT - bindings::PAGE_SHIFT;
 
 fn bar_of(pgoff: usize) -> usize {
-    (pgoff >> PGOFF_SHIFT) as usize
+    pgoff >> PGOFF_SHIFT
 }
 
 /// VMA operations of a BAR mapping; write-combining if `WC` (an alias).
@@ -53,7 +53,7 @@ impl<const WC: bool> PfnMapOps for BarMap<WC> {
     fn fault(dev: &Device, vmf: &Fault, order: u32) -> VmFault {
         let (start, end, pgoff) = vmf.vma_span();
         let bar = bar_of(pgoff);
-        let page = bindings::PAGE_SIZE as usize;
+        let page = bindings::PAGE_SIZE;
         let span = page << order;
         let addr = vmf.address() & !(span - 1);
         // Page of the BAR at `addr`: the VMA's offset in the region plus the
