@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The whole test suite (`make check`, and what .ci/run runs):
+#
+#   1. set-up (tools/setup.sh), unless KDIR= names a Rust-enabled 7.3 build;
+#   2. the cached test kernel (tools/kernel.sh);
+#   3. host checks: the module builds with W=1 and with CLIPPY=1 without a
+#      warning, rustfmt is clean;
+#   4. the guest programs: the upstream VFIO selftests (tools/selftests.sh)
+#      and ours (tools/testing/vfio_pci_alias);
+#   5. QEMU runs (tools/qemu.sh), each with its dmesg scanned:
+#      IOMMU mode: smoke, alias, upstream selftests on vfio-pci and ours;
+#      no-IOMMU mode: smoke, alias.
+#
+# Prints one line per test, "ok N - name" / "not ok N - name", and closes
+# with "N passed, N failed". Exit status 0 only if nothing failed.
+#
+# Environment: KDIR, VARIANT (debug|kasan), VPA_SUITES ("mode:suite ..." to
+# run a subset), VPA_OUT (logs; default out/ in the repository).
+
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+. "$here/lib.sh"
+
+OUT=${VPA_OUT:-$repo/out}
+SUITES=${VPA_SUITES:-"iommu:smoke iommu:alias iommu:selftests noiommu:smoke noiommu:alias"}
+mkdir -p "$OUT"
+N=0
+PASSED=0
+FAILED=0
+
+result() { # result ok|not-ok NAME [COMMENT]
+	N=$((N + 1))
+	if [ "$1" = ok ]; then
+		PASSED=$((PASSED + 1))
+		echo "ok $N - $2${3:+ # $3}"
+	else
+		FAILED=$((FAILED + 1))
+		echo "not ok $N - $2${3:+ # $3}"
+	fi
+}
+
+finish() {
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" = 0 ]
+	exit
+}
+
+# step NAME COMMAND...: a host step that is a test of its own; its output
+# goes to $OUT/NAME.log.
+step() {
+	local name=$1 log=$OUT/${1//\//-}.log
+	shift
+	if "$@" >"$log" 2>&1; then
+		result ok "$name"
+	else
+		result not-ok "$name" "see $log"
+		tail -n 20 "$log" | sed 's/^/#   /'
+		return 1
+	fi
+}
+
+# The module build must not warn.
+build_clean() { # build_clean MAKE-ARGS...
+	touch "$repo/rust/vpa.rs"
+	make -C "$repo" KDIR="$KDIR" "$@" 2>&1 | tee /dev/stderr |
+		{ ! grep -E '^(warning|error)|: warning:'; }
+}
+
+guest_programs() {
+	local dir=$1 hdr
+	bash "$here/selftests.sh" "$dir/upstream" || return 1
+	hdr=$CACHE/headers/$(cat "$CACHE/src/linux-source-7.3.version")/include
+	mkdir -p "$dir/ours"
+	make -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" KHDR="$hdr" OUT="$dir/ours" || return 1
+	rm -rf "$dir/all"
+	mkdir -p "$dir/all"
+	cp -l "$dir"/upstream/vfio_* "$dir"/ours/* "$dir/all/"
+}
+
+run_suite() { # run_suite MODE SUITE
+	local mode=$1 suite=$2 line timeout=900
+	[ "$suite" = selftests ] && timeout=3000
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) result ok "$mode/$suite/${line#ok - }" ;;
+		"not ok - "*) result not-ok "$mode/$suite/${line#not ok - }" ;;
+		*) echo "# $line" ;;
+		esac
+	done < <(bash "$here/qemu.sh" --kernel "$KDIR/arch/x86/boot/bzImage" \
+			--initrd "$OUT/initramfs.cpio.gz" --suite "$suite" --mode "$mode" \
+			--log "$OUT/guest-$mode-$suite.log" --timeout "$timeout" 2>&1)
+}
+
+main() {
+	local start=$SECONDS s
+	if [ -z "${KDIR:-}" ]; then
+		step setup bash "$here/setup.sh" || finish
+		step kernel bash "$here/kernel.sh" || finish
+		KDIR=$(bash "$here/kernel.sh" --print-dir)
+	fi
+	KSRC=$(cd "$KDIR/source" && pwd)
+	export KDIR KSRC
+	echo "# kernel: $KDIR ($(( SECONDS - start ))s)"
+
+	step build/clippy build_clean clippy
+	step build/module-w1 build_clean modules || finish
+	step build/rustfmt make -C "$repo" KDIR="$KDIR" fmt-check
+	step build/guest-programs guest_programs "$CACHE/guest-bin" || finish
+	step build/initramfs env VPA_GUEST_BIN="$CACHE/guest-bin/all" \
+		bash "$here/initramfs.sh" "$KDIR" "$OUT/initramfs.cpio.gz" || finish
+
+	for s in $SUITES; do
+		run_suite "${s%%:*}" "${s#*:}"
+	done
+	echo "# total $(( SECONDS - start ))s"
+	finish
+}
+
+main "$@"
