@@ -9,12 +9,16 @@
 #   make demo            set up, build, boot QEMU and show an alias at work
 #   make check           the whole test suite (what .ci/run runs)
 #   make fmt / clippy    rustfmt, and the build with CLIPPY=1
+#   VARIANT=kasan        any of the above with the KASAN + kmemleak kernel
 #
 # With your own Rust-enabled 7.3 tree: make KDIR=/path/to/build
 
 TOOLS := $(CURDIR)/tools
-KDIR ?= $(shell bash $(TOOLS)/kernel.sh --print-dir 2>/dev/null)
-KMAKE_ARGS := $(shell bash -c '. $(TOOLS)/lib.sh && kmake_args')
+# debug (lockdep, PROVE_RCU, DEBUG_ATOMIC_SLEEP) or kasan (+ KASAN, kmemleak).
+VARIANT ?= debug
+export VARIANT
+KDIR ?= $(shell VARIANT=$(VARIANT) bash $(TOOLS)/kernel.sh --print-dir 2>/dev/null)
+KMAKE_ARGS := $(shell VARIANT=$(VARIANT) bash -c '. $(TOOLS)/lib.sh && kmake_args')
 
 .PHONY: all modules clean setup kernel demo check fmt fmt-check clippy
 all: modules

@@ -25,9 +25,12 @@ kasan) FRAGMENTS=("$VPA_TOOLS/kconfig/test.config" "$VPA_TOOLS/kconfig/kasan.con
 esac
 
 # Kernel make arguments shared by the kernel and the module build.
+# Rust with KASAN needs a Clang-built kernel (init/Kconfig: !KASAN ||
+# CC_IS_CLANG): the kasan variant builds with Debian's LLVM 19.
 kmake_args() {
 	printf '%s\n' ARCH=x86_64 "RUSTC=$RUSTC" "RUSTDOC=$RUSTDOC" \
 		"HOSTRUSTC=$HOSTRUSTC" "BINDGEN=$BINDGEN"
+	[ "$VARIANT" != kasan ] || echo LLVM=-19
 }
 
 kernel_src_tar() {
