@@ -11,21 +11,30 @@
 . /vpa/lib.sh
 
 HOLD=4
+HOLD_OUT=/tmp/hold.out
+
+# start_holder: open edu in the background for $HOLD s (pid in $pid) and
+# wait until it has the device open.
+start_holder() {
+	"$VPA_DIR/bin/hold_device" "$EDU_BDF" "$HOLD" >"$HOLD_OUT" 2>&1 &
+	pid=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		grep -q held "$HOLD_OUT" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	cat "$HOLD_OUT"
+	kill "$pid"
+	fail "holder did not open"
+}
 
 # held_op DRIVER OP...: bind edu to DRIVER, hold it open for $HOLD s in the
 # background, run OP, and check that OP took about that long (it waited)
 # and that the holder exited cleanly.
 held_op() {
-	local drv=$1 t0 t1 pid out=/tmp/hold.out
+	local drv=$1 t0 t1
 	shift
 	bind_to "$EDU_BDF" "$drv" || return 1
-	"$VPA_DIR/bin/hold_device" "$EDU_BDF" "$HOLD" >"$out" 2>&1 &
-	pid=$!
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		grep -q held "$out" 2>/dev/null && break
-		sleep 0.2
-	done
-	grep -q held "$out" || { cat "$out"; kill "$pid"; fail "holder did not open"; return 1; }
+	start_holder || return 1
 	t0=$(date +%s)
 	"$@" || { wait "$pid"; fail "$* failed"; return 1; }
 	t1=$(date +%s)
@@ -40,16 +49,10 @@ held_op() {
 # driver's module is refused and leaves everything in place; after the user
 # is gone it succeeds.
 rmmod_held() {
-	local drv=$1 mod pid out=/tmp/hold.out
+	local drv=$1 mod
 	mod=$(echo "$drv" | tr - _)
 	bind_to "$EDU_BDF" "$drv" || return 1
-	"$VPA_DIR/bin/hold_device" "$EDU_BDF" "$HOLD" >"$out" 2>&1 &
-	pid=$!
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		grep -q held "$out" 2>/dev/null && break
-		sleep 0.2
-	done
-	grep -q held "$out" || { kill "$pid"; fail "holder did not open"; return 1; }
+	start_holder || return 1
 	if rmmod "$mod" 2>/dev/null; then
 		wait "$pid"
 		fail "rmmod $mod succeeded while the device was open"

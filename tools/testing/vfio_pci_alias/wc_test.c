@@ -167,36 +167,37 @@ FIXTURE_TEARDOWN(edu)
 	vpa_close(&self->d);
 }
 
-TEST_F(edu, page_tables_show_wc_for_alias_and_ucm_for_bar)
+/*
+ * Maps one page of edu's BAR0 at @off, touches it and checks its PTE's cache
+ * bits and the PAT memtype of the BAR against @want_bits and @want_pat.
+ */
+static void check_mapping(struct __test_metadata *_metadata, int fd, uint64_t off,
+			  uint64_t phys, const char *what, int want_bits, const char *want_pat)
 {
-	volatile uint32_t *p;
+	volatile uint32_t *p = map(fd, 4096, off, NULL);
 	char level[8] = "", pat[64];
 	int bits;
 
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0xed, p[0] & 0xff);
+	bits = pte_cache_bits((void *)p, level);
+	pat_type(phys, pat, sizeof(pat));
+	TH_LOG("%s mapping: PTE %s%s (%s), PAT %s", what, bits & 1 ? "PWT " : "",
+	       bits & 2 ? "PCD" : "", level, pat);
+	ASSERT_EQ(want_bits, bits);
+	ASSERT_STREQ(want_pat, pat);
+	ASSERT_EQ(0, munmap((void *)p, 4096));
+}
+
+TEST_F(edu, page_tables_show_wc_for_alias_and_ucm_for_bar)
+{
+	char pat[64];
+
 	/* The BAR's own region: uncached-minus, as with vfio-pci. */
-	p = map(self->d.fd, 4096, 0, NULL);
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0xed, p[0] & 0xff);
-	bits = pte_cache_bits((void *)p, level);
-	pat_type(self->phys, pat, sizeof(pat));
-	TH_LOG("BAR   mapping: PTE %s%s (%s), PAT %s", bits & 1 ? "PWT " : "",
-	       bits & 2 ? "PCD" : "", level, pat);
-	ASSERT_EQ(PTE_UCM, bits);
-	ASSERT_STREQ("uncached-minus", pat);
-	ASSERT_EQ(0, munmap((void *)p, 4096));
-
+	check_mapping(_metadata, self->d.fd, 0, self->phys, "BAR  ", PTE_UCM, "uncached-minus");
 	/* The WC alias: the PTE must really be write-combining. */
-	p = map(self->d.fd, 4096, self->alias_off, NULL);
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0xed, p[0] & 0xff);
-	bits = pte_cache_bits((void *)p, level);
-	pat_type(self->phys, pat, sizeof(pat));
-	TH_LOG("alias mapping: PTE %s%s (%s), PAT %s", bits & 1 ? "PWT " : "",
-	       bits & 2 ? "PCD" : "", level, pat);
-	ASSERT_EQ(PTE_WC, bits);
-	ASSERT_STREQ("write-combining", pat);
-	ASSERT_EQ(0, munmap((void *)p, 4096));
-
+	check_mapping(_metadata, self->d.fd, self->alias_off, self->phys, "alias",
+		      PTE_WC, "write-combining");
 	/* The last WC mapping gone, the BAR is uncached-minus again. */
 	pat_type(self->phys, pat, sizeof(pat));
 	ASSERT_STREQ("uncached-minus", pat);
