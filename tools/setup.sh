@@ -39,7 +39,7 @@ fi
 pkgs=(build-essential flex bison bc cpio kmod libelf-dev libssl-dev
       python3 rsync xz-utils zstd git
       rustc-web rust-web-src rust-web-clippy libclang-19-dev llvm-19 clang-19 lld-19
-      busybox-static)
+      busybox-static file)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

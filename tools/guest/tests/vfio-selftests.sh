@@ -5,26 +5,37 @@
 # tools/selftests.sh) with the test devices bound to each driver in turn.
 #
 #   vfio-selftests.sh [DRIVER...]     default: vfio-pci vfio-pci-alias
-#   env VPA_SELFTEST_DRIVERS          same, if no arguments
-#   env VPA_SELFTEST_TIMEOUT          per binary run, seconds (default 300)
-#   env VPA_SELFTEST_ONLY             run only these binaries (space list)
+#   env VPA_SELFTEST_DRIVERS          same, if no arguments (space or comma list)
+#   env VPA_SELFTEST_TIMEOUT          per binary run, seconds (default 600)
+#   env VPA_SELFTEST_ONLY             run only these binaries (space or comma list)
+# Kernel command-line words "NAME=VALUE" without a dot reach /init's
+# environment, so e.g. tools/qemu.sh --append VPA_SELFTEST_ONLY=vfio_pci_device_test.
 #
 # One sub-result per run: "VPA-TEST: ok selftest/<test>/<driver>" for the
-# igb device, ".../<driver>/edu" for the edu device, ".../<driver>/all" for
-# runs over all three devices. Binary exit 4 (kselftest skip) is reported
-# as "ok ... # SKIP".
+# igb device, ".../<driver>/edu" for the edu device, ".../<driver>/multi"
+# for igb and edu together. Binary exit 4 (kselftest skip) is reported as
+# "ok ... # SKIP".
 #
 # Exit status (the summary): 0 if every run that passed with vfio-pci also
 # passed with every other driver, and at least one vfio-pci run passed; 1
 # otherwise; 4 (skip) in noiommu mode, which libvfio does not support.
+#
+# Environment notes (QEMU TCG, 2G guest):
+# - shmem THP is set to "always" while the tests run: vfio_pci_driver_test
+#   maps a 1G MAP_SHARED region in every fixture; with 4K pages each case
+#   takes 20-30s under TCG, against the harness's fixed 30s per-case limit.
+# - ivshmem is left out: its 256-byte BAR0 makes libvfio's mmap_reserve()
+#   munmap() an unaligned tail (EINVAL).
+# - The 1G hugetlb variants of vfio_dma_mapping_test skip: the kernel has
+#   no 1G hstate without CONFIG_CONTIG_ALLOC or hugepagesz=1G at boot.
 
 . /vpa/lib.sh
 
 BIN=$VPA_DIR/bin
-TIMEOUT=${VPA_SELFTEST_TIMEOUT:-300}
+TIMEOUT=${VPA_SELFTEST_TIMEOUT:-600}
 RESULTS=/tmp/selftest-results	# lines "driver run-name verdict"
 
-# The plan: "binary device-tag". Tags: igb, edu, all (igb+edu+ivshmem).
+# The plan: "binary device-tag". Tags: igb, edu, multi (igb and edu).
 PLAN="
 vfio_pci_device_test igb
 vfio_pci_device_test edu
@@ -35,7 +46,7 @@ vfio_iommufd_setup_test igb
 vfio_iommufd_setup_test edu
 vfio_dma_mapping_mmio_test igb
 vfio_dma_mapping_mmio_test edu
-vfio_pci_device_init_perf_test all
+vfio_pci_device_init_perf_test multi
 vfio_pci_sriov_uapi_test igb
 "
 
@@ -43,7 +54,7 @@ bdfs_of() { # bdfs_of TAG
 	case $1 in
 	igb) echo "$IGB_BDF" ;;
 	edu) echo "$EDU_BDF" ;;
-	all) echo "$TEST_BDFS" ;;
+	multi) echo "$IGB_BDF $EDU_BDF" ;;
 	esac
 }
 
@@ -54,24 +65,31 @@ run_name() { # run_name TEST DRIVER TAG
 	esac
 }
 
-# HugeTLB pages for the dma_mapping hugetlb variants: a few 2M pages; one
-# 1G page only while vfio_dma_mapping_test runs (it would starve the 1G
-# memcpy region of vfio_pci_driver_test in a 2G guest).
-HP1G=/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
-hugepages() { # hugepages on|off
-	[ -e /proc/sys/vm/nr_hugepages ] || return 0
-	echo 8 >/proc/sys/vm/nr_hugepages
-	[ -e "$HP1G" ] || return 0
-	if [ "$1" = on ]; then echo 1 >"$HP1G"; else echo 0 >"$HP1G"; fi
-	info "hugepages: 2M $(cat /proc/sys/vm/nr_hugepages), 1G $(cat "$HP1G")"
+THP_SHMEM=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+
+# Memory set-up for the whole run: 2M hugetlb pages for the dma_mapping
+# hugetlb variants, shmem THP for the 1G regions (see above).
+memory_setup() {
+	echo 16 >/proc/sys/vm/nr_hugepages || info "cannot reserve hugetlb pages"
+	if [ -w "$THP_SHMEM" ]; then
+		THP_SAVED=$(sed 's/.*\[\(.*\)\].*/\1/' "$THP_SHMEM")
+		echo always >"$THP_SHMEM"
+	fi
+	info "hugetlb 2M pages: $(cat /proc/sys/vm/nr_hugepages)," \
+		"shmem THP: $(cat "$THP_SHMEM" 2>/dev/null)"
+}
+
+memory_restore() {
+	echo 0 >/proc/sys/vm/nr_hugepages
+	[ -z "${THP_SAVED:-}" ] || echo "$THP_SAVED" >"$THP_SHMEM"
 }
 
 # run_one TEST DRIVER TAG: bind the devices, run the binary, report.
 run_one() {
-	local t=$1 drv=$2 tag=$3 name bdf rc=0 verdict
+	local t=$1 drv=$2 tag=$3 name bdf rc=0 verdict t0
 	name=$(run_name "$t" "$drv" "$tag")
 	if [ ! -x "$BIN/$t" ]; then
-		info "$t was not built"
+		echo "VPA-TEST: ok $name # SKIP not built"
 		echo "$drv $name missing" >>"$RESULTS"
 		return 0
 	fi
@@ -79,11 +97,11 @@ run_one() {
 		bind_to "$bdf" "$drv" || rc=1
 	done
 	if [ $rc = 0 ]; then
-		[ "$t" != vfio_dma_mapping_test ] || hugepages on
 		info "running $BIN/$t $(bdfs_of "$tag")"
-		timeout -s KILL "$TIMEOUT" "$BIN/$t" $(bdfs_of "$tag")
+		t0=$(cut -d' ' -f1 /proc/uptime)
+		timeout -s KILL "$TIMEOUT" "$BIN/$t" $(bdfs_of "$tag") </dev/null
 		rc=$?
-		[ "$t" != vfio_dma_mapping_test ] || hugepages off
+		info "$t exited $rc after $(awk -v t0="$t0" '{ print $1 - t0 }' /proc/uptime)s"
 		[ $rc != 137 ] || info "$t killed after ${TIMEOUT}s"
 	fi
 	for bdf in $(bdfs_of "$tag"); do release "$bdf" || true; done
@@ -119,6 +137,8 @@ compare() {
 main() {
 	local drv t tag
 	DRIVERS=${*:-${VPA_SELFTEST_DRIVERS:-vfio-pci $ALIAS_DRIVER}}
+	DRIVERS=$(echo "$DRIVERS" | tr , ' ')
+	ONLY=$(echo "${VPA_SELFTEST_ONLY:-}" | tr , ' ')
 	if [ "$VPA_MODE" != iommu ]; then
 		info "the VFIO selftests need an IOMMU; skipping in $VPA_MODE mode"
 		return 4
@@ -129,13 +149,15 @@ main() {
 		info "cannot set vfio_pci enable_sriov"
 	case " $DRIVERS " in *" $ALIAS_DRIVER "*) load_alias ;; esac
 	: >"$RESULTS"
+	memory_setup
 	for drv in $DRIVERS; do
 		echo "$PLAN" | while read -r t tag; do
 			[ -n "$t" ] || continue
-			case " ${VPA_SELFTEST_ONLY:-$t} " in *" $t "*) ;; *) continue ;; esac
+			case " ${ONLY:-$t} " in *" $t "*) ;; *) continue ;; esac
 			run_one "$t" "$drv" "$tag"
 		done
 	done
+	memory_restore
 	compare
 }
 
