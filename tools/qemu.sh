@@ -20,11 +20,14 @@
 # 64M shared file in a temporary run directory next to the log.
 #
 # stdout: one line per result, "ok - NAME" or "not ok - NAME" (a "# SKIP"
-# or "# reason" suffix may follow): every VPA-TEST line of the guest, suite
-# entries that never reported ("# not run"), then "guest-done" (VPA-DONE
-# seen), "dmesg-scan" (no kernel warnings, see SCAN_PATTERNS) and, when the
-# kernel has kmemleak, "kmemleak". Diagnostics and timings go to stderr.
-# The raw console log is kept in FILE. Exit status 0 only if all are ok.
+# or "# reason" suffix may follow): every VPA-TEST line of the guest; tests
+# that started but never reported ("# did not finish") and suite entries
+# that never started ("# not run"); then "guest-done" (VPA-DONE seen),
+# "dmesg-scan" (no kernel warnings, see SCAN_PATTERNS; the offending lines
+# go to stderr tagged with the test during which they were logged) and,
+# when the kernel has kmemleak, "kmemleak" (no leak during the tests).
+# Diagnostics and timings go to stderr. The raw console log is kept in
+# FILE. Exit status 0 only if all results are ok.
 
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,7 +56,6 @@ SCAN_PATTERNS=(
 	'Kernel panic'
 	'refcount_t: '
 	'list_(add|del) corruption'
-	'kmemleak: .*suspected memory leak'
 	'^ *not ok [0-9]'		# a failed KUnit case at boot
 )
 
@@ -150,9 +152,14 @@ report_tests() {
 		*) continue ;;
 		esac
 		name=${rest%% # *}
-		[ "$name" = "$rest" ] && result "$verdict" "$name" || result "$verdict" "$name" "${rest#* # }"
+		if [ "$name" = "$rest" ]; then result "$verdict" "$name"
+		else result "$verdict" "$name" "${rest#* # }"; fi
 		seen+="$name "
 	done < <(grep -a 'VPA-TEST: ' "$clean" || true)
+	# Started ("VPA-INFO: running NAME") but never judged: hang or crash.
+	for name in $(sed -n 's/^VPA-INFO: running \([^ ]*\) .*/\1/p' "$clean"); do
+		case $seen in *" $name "*) ;; *) result not-ok "$name" "did not finish"; seen+="$name " ;; esac
+	done
 	for name in $(suite_tests); do
 		case $seen in *" $name "*) ;; *) result not-ok "$name" "not run" ;; esac
 	done
@@ -183,10 +190,24 @@ dmesg_text() {
 	fi
 }
 
+# Matching kernel log lines, each prefixed with "[test] ": the test whose
+# "vpa: begin NAME" marker (written by /init to /dev/kmsg) precedes it, or
+# on the raw console "VPA-INFO: running NAME". Our own lines never match.
+scan_hits() {
+	local re=$1
+	awk -v re="$re" '
+		BEGIN { t = "boot" }
+		/^VPA-INFO: running / { t = $3 }
+		/^VPA-/ { next }
+		/^vpa: begin / { t = $3 }
+		/^vpa: end / { t = "after " $3 }
+		$0 ~ re { print "[" t "] " $0 }'
+}
+
 scan_dmesg() {
 	local clean=$1 re hits
 	re=$(IFS='|'; echo "${SCAN_PATTERNS[*]}")
-	hits=$(dmesg_text "$clean" | grep -aE "$re" || true)
+	hits=$(dmesg_text "$clean" | scan_hits "$re")
 	if [ -z "$hits" ]; then
 		result ok dmesg-scan
 	else
