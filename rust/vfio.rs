@@ -730,13 +730,20 @@ impl<T: Driver> Registration<T> {
         }
     }
 
-    /// `vfio_pci_core_sriov_configure()` for the device bound to `pdev`.
+    /// `vfio_pci_core_sriov_configure()` for the device bound to `pdev`, if the
+    /// `enable_sriov` module parameter allows it (`ENOENT` otherwise), as in
+    /// vfio-pci.
     ///
     /// # Safety
     ///
     /// `pdev` must be bound to a driver that registered it with
     /// [`Registration::probe`].
     pub(crate) unsafe fn sriov_configure(pdev: *mut bindings::pci_dev, nr_virtfn: c_int) -> c_int {
+        // As vfio-pci: only with the `enable_sriov` module parameter.
+        // SAFETY: Reads a module parameter.
+        if !unsafe { bindings::vpa_enable_sriov() } {
+            return ENOENT.to_errno();
+        }
         // SAFETY: `pdev` is bound, so its driver data is our core device.
         let core = unsafe { bindings::dev_get_drvdata(&raw mut (*pdev).dev) };
         // SAFETY: As above.

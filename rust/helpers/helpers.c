@@ -15,6 +15,16 @@ module_param(alias_region_feature, uint, 0444);
 MODULE_PARM_DESC(alias_region_feature,
 		 "VFIO_DEVICE_FEATURE number of ALIAS_REGION (read-only)");
 
+/* As vfio-pci's: SR-IOV configuration is refused unless enabled. */
+static bool enable_sriov;
+module_param(enable_sriov, bool, 0644);
+MODULE_PARM_DESC(enable_sriov, "Enable support for SR-IOV configuration, as vfio-pci's parameter of that name.");
+
+bool vpa_enable_sriov(void)
+{
+	return READ_ONCE(enable_sriov);
+}
+
 struct vfio_pci_core_device *vpa_alloc_core_device(unsigned long size,
 						   struct device *dev,
 						   const struct vfio_device_ops *ops)

@@ -50,6 +50,9 @@ void vpa_vma_setup_pfnmap(struct vm_area_struct *vma, bool wc);
 unsigned int vpa_pmd_pfnmap_order(void);
 unsigned int vpa_pud_pfnmap_order(void);
 
+/* The enable_sriov module parameter (vfio-pci's, same semantics). */
+bool vpa_enable_sriov(void);
+
 /* Whether the platform can map I/O memory write-combining (x86: PAT). */
 bool vpa_wc_supported(void);
 
