@@ -152,6 +152,17 @@ compare() {
 	return $bad
 }
 
+# vfio_pci_sriov_uapi_test needs the PF's driver to allow enabling VFs
+# (vfio-pci, and vfio-pci-alias likewise, refuse unless enable_sriov=Y).
+allow_sriov() {
+	local m p
+	for m in vfio_pci "$ALIAS_MODNAME"; do
+		p=/sys/module/$m/parameters/enable_sriov
+		[ -e "$p" ] || continue
+		echo Y >"$p" 2>/dev/null || info "cannot set $m enable_sriov"
+	done
+}
+
 main() {
 	local drv t tag
 	DRIVERS=${*:-${VPA_SELFTEST_DRIVERS:-vfio-pci $ALIAS_DRIVER}}
@@ -162,10 +173,8 @@ main() {
 		return 4
 	fi
 	load_vfio_stack iommu || return 1
-	# vfio_pci_sriov_uapi_test needs vfio-pci to allow enabling VFs.
-	echo Y >/sys/module/vfio_pci/parameters/enable_sriov 2>/dev/null ||
-		info "cannot set vfio_pci enable_sriov"
 	case " $DRIVERS " in *" $ALIAS_DRIVER "*) load_alias ;; esac
+	allow_sriov
 	: >"$RESULTS"
 	memory_setup
 	for drv in $DRIVERS; do
