@@ -141,6 +141,13 @@ pub(crate) const NUM_REGIONS: u32 = bindings::VFIO_PCI_NUM_REGIONS;
 /// Region offsets: `index << OFFSET_SHIFT | offset within the region`.
 pub(crate) const OFFSET_SHIFT: u32 = bindings::VFIO_PCI_OFFSET_SHIFT;
 
+/// Whether this platform maps BARs write-combining the way this crate's
+/// design needs (x86 with PAT; see Documentation/vfio-pci-alias.rst).
+pub(crate) fn wc_supported() -> bool {
+    // SAFETY: A query without requirements.
+    unsafe { bindings::vpa_wc_supported() }
+}
+
 /// Returns the file offset of region `index`.
 pub(crate) const fn index_to_offset(index: u32) -> u64 {
     (index as u64) << OFFSET_SHIFT

@@ -4,13 +4,15 @@
 //! aliases of a device's regions with extra mapping attributes.
 //!
 //! The crate is split in two: thin safe abstractions over the C side
-//! ([`bindings`], [`vfio`], [`pci_driver`]) and the driver logic in
+//! ([`bindings`], [`vfio`], [`pci_driver`], [`vma`], [`region_table`],
+//! [`uapi`]) and the driver logic in
 //! [`driver`], which uses only those abstractions.
 
 mod bindings;
 mod driver;
 mod pci_driver;
 mod region_table;
+mod uapi;
 mod vfio;
 mod vma;
 

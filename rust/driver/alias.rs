@@ -8,9 +8,10 @@ use super::{AliasDevice, Device, Region};
 use crate::{
     bindings,
     region_table::Inserted,
+    uapi::{AliasRequest, CapAlias},
     vfio::{self, InfoCaps, RegionInfo},
 };
-use kernel::{prelude::*, transmute::AsBytes, uaccess::UserPtr, uaccess::UserSlice};
+use kernel::{prelude::*, uaccess::UserPtr, uaccess::UserSlice};
 
 /// An alias: the region it maps and its `VFIO_ALIAS_ATTR_*`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,17 +28,8 @@ const ATTRS: u32 = bindings::VFIO_ALIAS_ATTR_ALL;
 /// attribute set.
 pub(super) const MAX_ALIASES: usize = vfio::NUM_BARS * ((1 << ATTRS.count_ones()) - 1);
 
-/// The uAPI argument, as the generated bindings define it.
-type Request = bindings::vfio_device_feature_alias_region;
-const REQUEST_SIZE: usize = core::mem::size_of::<Request>();
-
-/// `struct vfio_region_info_cap_alias`, version 1.
-#[repr(C)]
-struct CapAlias(bindings::vfio_region_info_cap_alias);
-
-// SAFETY: The uAPI structure has no padding (a header of 8 bytes, two `u32`
-// and an aligned `u64`) and only integer fields.
-unsafe impl AsBytes for CapAlias {}
+/// Size of the uAPI argument.
+const REQUEST_SIZE: usize = core::mem::size_of::<AliasRequest>();
 
 /// Attributes `index` can be aliased with, or `EINVAL` if it cannot be
 /// aliased at all (out of range, an alias, not an mmap-capable BAR).
@@ -46,11 +38,9 @@ fn supported_attrs(dev: &Device, index: u32) -> Result<u32> {
         Region::Bar(bar) if dev.core().bar_mmap_supported(bar) => bar,
         _ => return Err(EINVAL),
     };
-    // SAFETY: A query without requirements.
-    let wc_platform = unsafe { bindings::vpa_wc_supported() };
     // The PCI core maps the MSI-X table uncached for as long as MSI-X is on,
     // so that BAR can never be write-combining under PAT's rule.
-    let wc = wc_platform && dev.core().msix_bar() != Some(bar);
+    let wc = vfio::wc_supported() && dev.core().msix_bar() != Some(bar);
     Ok(if wc { bindings::VFIO_ALIAS_ATTR_WC } else { 0 })
 }
 
@@ -72,11 +62,7 @@ pub(super) fn feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> R
         return Err(EINVAL);
     }
     let (mut reader, mut writer) = UserSlice::new(arg, REQUEST_SIZE).reader_writer();
-    let mut raw = [0u8; REQUEST_SIZE];
-    reader.read_slice(&mut raw)?;
-    // SAFETY: `Request` is a plain uAPI structure of integers, valid for any
-    // bytes, and `raw` has its size.
-    let mut req: Request = unsafe { core::ptr::read_unaligned(raw.as_ptr().cast()) };
+    let AliasRequest(mut req) = reader.read()?;
     if req.__reserved1 != 0 || req.__reserved2 != 0 || req.alias_index != 0 {
         return Err(EINVAL);
     }
@@ -106,9 +92,7 @@ pub(super) fn feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> R
         }
         req.alias_index = AliasDevice::alias_base(dev) + at.index() as u32;
     }
-    // SAFETY: As above, `Request` is plain bytes of its size.
-    let out: [u8; REQUEST_SIZE] = unsafe { core::mem::transmute(req) };
-    writer.write_slice(&out)
+    writer.write(&AliasRequest(req))
 }
 
 /// `VFIO_DEVICE_GET_REGION_INFO` of alias `i`: the aliased region's size,
@@ -137,10 +121,5 @@ pub(super) fn region_info(
     if alias.attrs & bindings::VFIO_ALIAS_ATTR_WC != 0 {
         info.flags |= bindings::VFIO_REGION_INFO_FLAG_WC;
     }
-    let mut cap = CapAlias(bindings::vfio_region_info_cap_alias::default());
-    cap.0.header.id = bindings::VFIO_REGION_INFO_CAP_ALIAS as u16;
-    cap.0.header.version = 1;
-    cap.0.aliased_index = alias.target;
-    cap.0.attrs = alias.attrs;
-    caps.add(&cap)
+    caps.add(&CapAlias::new(alias.target, alias.attrs))
 }
