@@ -123,8 +123,23 @@ run_qemu() {
 	case $QEMU_RC in
 	0) ;;
 	124|137) log "timeout: QEMU killed after ${TIMEOUT}s" ;;
-	*) log "QEMU exited with status $QEMU_RC" ;;
+	*) log "QEMU exited with status $QEMU_RC"; qemu_messages ;;
 	esac
+}
+
+# QEMU's own complaints (assertions, aborts, errors), which share the log
+# with the guest console, and the last lines of that console: what the CI
+# output needs when QEMU itself dies.
+qemu_messages() {
+	local msgs
+	msgs=$(grep -a -E '^(qemu-system-[a-z0-9_]+|qemu|\*\*|ERROR:|GLib)|[Aa]ssertion|[Aa]bort' "$LOG" |
+		grep -av '^VPA-' | tail -n 20 || true)
+	if [ -n "$msgs" ]; then
+		log "QEMU said:"
+		printf '%s\n' "$msgs" | sed 's/^/    /' >&2
+	fi
+	log "last console lines:"
+	tail -n 15 "$LOG" | tr -d '\r' | sed 's/^/    /' >&2
 }
 
 # Result lines (and the number of failures in FAILS).

@@ -40,8 +40,30 @@ static inline unsigned int vpa_feature_number(void)
 	return nr;
 }
 
-/* Opens @bdf through its vfio group; returns 0 or -errno. */
-static inline int vpa_open(const char *bdf, struct vpa_dev *d)
+/*
+ * VFIO_GROUP_GET_DEVICE_FD on @group for @bdf, with " vf_token=@token"
+ * appended when @token (a UUID string) is not NULL, as vfio_pci_core
+ * wants for the VF of a PF bound to a vfio-pci driver, or for that PF
+ * while its VFs are in use. Returns the device fd or -errno.
+ */
+static inline int vpa_group_device_fd(int group, const char *bdf, const char *token)
+{
+	char name[128];
+	int fd;
+
+	if (token)
+		snprintf(name, sizeof(name), "%s vf_token=%s", bdf, token);
+	else
+		snprintf(name, sizeof(name), "%s", bdf);
+	fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Opens @bdf through its vfio group, presenting VF token @token (a UUID
+ * string, or NULL for none); returns 0 or -errno.
+ */
+static inline int vpa_open_token(const char *bdf, const char *token, struct vpa_dev *d)
 {
 	char path[PATH_MAX + 32], link[PATH_MAX];
 	struct vfio_group_status status = { .argsz = sizeof(status) };
@@ -75,17 +97,27 @@ static inline int vpa_open(const char *bdf, struct vpa_dev *d)
 	if (ioctl(d->container, VFIO_SET_IOMMU,
 		  noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU))
 		goto err;
-	d->fd = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
-	if (d->fd < 0)
-		goto err;
+	d->fd = vpa_group_device_fd(d->group, bdf, token);
+	if (d->fd < 0) {
+		ret = d->fd;
+		d->fd = -1;
+		goto out;
+	}
 	return 0;
 err:
 	ret = errno ? -errno : ret;
+out:
 	if (d->group >= 0)
 		close(d->group);
 	if (d->container >= 0)
 		close(d->container);
 	return ret;
+}
+
+/* Opens @bdf through its vfio group; returns 0 or -errno. */
+static inline int vpa_open(const char *bdf, struct vpa_dev *d)
+{
+	return vpa_open_token(bdf, NULL, d);
 }
 
 static inline void vpa_close(struct vpa_dev *d)
@@ -116,6 +148,61 @@ static inline int vpa_feature(int fd, uint32_t flags,
 		return -errno;
 	if (req)
 		memcpy(req, f->data, argsz < sizeof(*req) ? argsz : sizeof(*req));
+	return 0;
+}
+
+static inline int vpa_hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Parses the UUID string @s ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx") into
+ * its 16 bytes in string order, the layout the kernel's uuid_parse() gives
+ * a vf_token= and compares VFIO_DEVICE_FEATURE_PCI_VF_TOKEN's payload with.
+ */
+static inline int vpa_uuid_parse(const char *s, uint8_t out[16])
+{
+	unsigned int i;
+	int hi, lo;
+
+	if (strlen(s) != 36)
+		return -EINVAL;
+	for (i = 0; i < 16; i++) {
+		/* Dashes after bytes 4, 6, 8 and 10. */
+		if ((i == 4 || i == 6 || i == 8 || i == 10) && *s++ != '-')
+			return -EINVAL;
+		hi = vpa_hexdigit(s[0]);
+		lo = vpa_hexdigit(s[1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i] = hi << 4 | lo;
+		s += 2;
+	}
+	return 0;
+}
+
+/*
+ * VFIO_DEVICE_FEATURE_PCI_VF_TOKEN: @flags (SET, PROBE...) with the UUID
+ * @uuid (string; NULL for no payload). Returns 0 or -errno.
+ */
+static inline int vpa_vf_token(int fd, uint32_t flags, const char *uuid)
+{
+	char buf[sizeof(struct vfio_device_feature) + 16] = { 0 };
+	struct vfio_device_feature *f = (void *)buf;
+
+	f->argsz = sizeof(*f) + (uuid ? 16 : 0);
+	f->flags = flags | VFIO_DEVICE_FEATURE_PCI_VF_TOKEN;
+	if (uuid && vpa_uuid_parse(uuid, f->data))
+		return -EINVAL;
+	if (ioctl(fd, VFIO_DEVICE_FEATURE, f))
+		return -errno;
 	return 0;
 }
 
