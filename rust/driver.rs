@@ -15,6 +15,7 @@ mod mapping;
 use crate::{
     bindings,
     region_table::RegionTable,
+    uapi::IoeventfdRequest,
     vfio::{self, InfoCaps, RegionInfo},
 };
 use alias::Alias;
@@ -125,13 +126,11 @@ impl vfio::Driver for AliasDevice {
                 Ok(ret)
             }
             bindings::VPA_VFIO_DEVICE_IOEVENTFD => {
-                let size = core::mem::size_of::<bindings::vfio_device_ioeventfd>();
-                let mut r = UserSlice::new(UserPtr::from_addr(arg), size).reader();
-                let mut raw = [0u8; core::mem::size_of::<bindings::vfio_device_ioeventfd>()];
-                r.read_slice(&mut raw)?;
-                // The offset follows argsz and flags.
-                let offset = u64::from_ne_bytes(raw[8..16].try_into().map_err(|_| EINVAL)?);
-                match Self::classify(dev, vfio::offset_to_index(offset)) {
+                let size = core::mem::size_of::<IoeventfdRequest>();
+                let req: IoeventfdRequest = UserSlice::new(UserPtr::from_addr(arg), size)
+                    .reader()
+                    .read()?;
+                match Self::classify(dev, vfio::offset_to_index(req.0.offset)) {
                     // An ioeventfd keeps core's kernel mapping of the BAR:
                     // not while that BAR is write-combining.
                     Region::Bar(bar) => {

@@ -39,6 +39,16 @@ impl CapAlias {
     }
 }
 
+/// `struct vfio_device_ioeventfd` of `<linux/vfio.h>`, read to find the
+/// region an ioeventfd is for.
+#[repr(transparent)]
+pub(crate) struct IoeventfdRequest(pub(crate) bindings::vfio_device_ioeventfd);
+
+// SAFETY: Two `u32`, two `u64`, an `i32` and a `u32`: integers only, no
+// padding, every bit pattern valid.
+unsafe impl FromBytes for IoeventfdRequest {}
+
 // The sizes userspace sees.
 const _: () = assert!(core::mem::size_of::<AliasRequest>() == 24);
 const _: () = assert!(core::mem::size_of::<CapAlias>() == 24);
+const _: () = assert!(core::mem::size_of::<IoeventfdRequest>() == 32);

@@ -80,18 +80,37 @@ guest_programs() {
 	cp -l "$dir"/upstream/vfio_* "$dir"/ours/* "$dir/all/"
 }
 
+# One guest run of a suite; its report goes to REPORT. Exit status of
+# qemu.sh: 0 all passed, 3 QEMU itself crashed, anything else failures.
+boot_suite() { # boot_suite MODE SUITE REPORT LOG
+	local timeout=900
+	[ "$2" = selftests ] && timeout=3000
+	bash "$here/qemu.sh" --kernel "$KDIR/arch/x86/boot/bzImage" \
+		--initrd "$OUT/initramfs.cpio.gz" --suite "$2" --mode "$1" \
+		--log "$4" --timeout "$timeout" >"$3" 2>&1
+}
+
+# Runs a suite and reports its tests. If QEMU (the emulator, not the
+# guest) crashes, its report is shown as comments and the suite runs once
+# more; a second crash counts as the failures it causes.
 run_suite() { # run_suite MODE SUITE
-	local mode=$1 suite=$2 line timeout=900
-	[ "$suite" = selftests ] && timeout=3000
+	local mode=$1 suite=$2 line report=$OUT/guest-$1-$2.report rc
+	local log=$OUT/guest-$mode-$suite.log
+	boot_suite "$mode" "$suite" "$report" "$log"
+	rc=$?
+	if [ "$rc" = 3 ]; then
+		echo "# $mode/$suite: QEMU crashed; its report, then a second run:"
+		sed 's/^/#   /' "$report"
+		mv "$log" "$log.crashed"
+		boot_suite "$mode" "$suite" "$report" "$log"
+	fi
 	while IFS= read -r line; do
 		case $line in
 		"ok - "*) result ok "$mode/$suite/${line#ok - }" ;;
 		"not ok - "*) result not-ok "$mode/$suite/${line#not ok - }" ;;
 		*) echo "# $line" ;;
 		esac
-	done < <(bash "$here/qemu.sh" --kernel "$KDIR/arch/x86/boot/bzImage" \
-			--initrd "$OUT/initramfs.cpio.gz" --suite "$suite" --mode "$mode" \
-			--log "$OUT/guest-$mode-$suite.log" --timeout "$timeout" 2>&1)
+	done <"$report"
 }
 
 main() {

@@ -16,6 +16,9 @@ HOLD_OUT=/tmp/hold.out
 # start_holder: open edu in the background for $HOLD s (pid in $pid) and
 # wait until it has the device open.
 start_holder() {
+	# The background shell truncates the file only once it runs: remove
+	# it first, or the last holder's "held" could be read.
+	rm -f "$HOLD_OUT"
 	"$VPA_DIR/bin/hold_device" "$EDU_BDF" "$HOLD" >"$HOLD_OUT" 2>&1 &
 	pid=$!
 	for _ in 1 2 3 4 5 6 7 8 9 10; do

@@ -89,26 +89,6 @@ static int dev_int(const char *bdf, const char *attr)
 	return ret ? ret : atoi(buf);
 }
 
-/* The last component of the symlink @bdf/@link (driver, iommu_group...). */
-static int dev_link(const char *bdf, const char *link, char *buf, size_t size)
-{
-	char path[PATH_MAX], target[PATH_MAX];
-	const char *base;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, link);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return -errno;
-	target[n] = 0;
-	base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	if (strlen(base) >= size)
-		return -ENAMETOOLONG;
-	memcpy(buf, base, strlen(base) + 1);
-	return 0;
-}
-
 static int set_numvfs(const char *bdf, int n)
 {
 	char path[PATH_MAX], val[16];
@@ -146,7 +126,7 @@ static int wait_driver(const char *bdf, char *buf, size_t size)
 	int i, ret = -ENOENT;
 
 	for (i = 0; i < 50; i++) {
-		ret = dev_link(bdf, "driver", buf, size);
+		ret = vpa_dev_link(bdf, "driver", buf, size);
 		if (!ret)
 			break;
 		nanosleep(&ts, NULL);
@@ -220,14 +200,14 @@ FIXTURE_SETUP(sriov)
 	ASSERT_EQ(0, set_enable_sriov(true));
 	/* A VF left by an earlier case that failed in its set-up. */
 	ASSERT_EQ(0, vfs_off(pf_bdf));
-	ASSERT_EQ(0, dev_link(pf_bdf, "driver", drv, sizeof(drv)));
+	ASSERT_EQ(0, vpa_dev_link(pf_bdf, "driver", drv, sizeof(drv)));
 	ASSERT_STREQ(ALIAS_DRIVER, drv);
 
 	ASSERT_EQ(0, vpa_open(pf_bdf, &self->pf));
 	self->pf_open = true;
 	ASSERT_EQ(0, vpa_vf_token(self->pf.fd, VFIO_DEVICE_FEATURE_SET, TOKEN_A));
 	ASSERT_EQ(0, set_numvfs(pf_bdf, 1));
-	ASSERT_EQ(0, dev_link(pf_bdf, "virtfn0", self->vf_bdf, sizeof(self->vf_bdf)));
+	ASSERT_EQ(0, vpa_dev_link(pf_bdf, "virtfn0", self->vf_bdf, sizeof(self->vf_bdf)));
 	ASSERT_EQ(0, wait_driver(self->vf_bdf, drv, sizeof(drv)))
 		TH_LOG("VF %s did not bind", self->vf_bdf);
 }
@@ -272,13 +252,13 @@ TEST_F_TIMEOUT(sriov, vf_is_bound_to_the_pf_driver, 60)
 	/* vfio_pci_bus_notifier sets the VF's driver_override to the PF driver's name. */
 	ASSERT_EQ(0, dev_read(self->vf_bdf, "driver_override", buf, sizeof(buf)));
 	ASSERT_STREQ(ALIAS_DRIVER, buf);
-	ASSERT_EQ(0, dev_link(self->vf_bdf, "driver", drv, sizeof(drv)));
+	ASSERT_EQ(0, vpa_dev_link(self->vf_bdf, "driver", drv, sizeof(drv)));
 	ASSERT_STREQ(ALIAS_DRIVER, drv);
-	ASSERT_EQ(0, dev_link(self->vf_bdf, "physfn", buf, sizeof(buf)));
+	ASSERT_EQ(0, vpa_dev_link(self->vf_bdf, "physfn", buf, sizeof(buf)));
 	ASSERT_STREQ(pf_bdf, buf);
 	/* The VF is a vfio device of its own, in an IOMMU group of its own. */
-	ASSERT_EQ(0, dev_link(pf_bdf, "iommu_group", pf_group, sizeof(pf_group)));
-	ASSERT_EQ(0, dev_link(self->vf_bdf, "iommu_group", vf_group, sizeof(vf_group)));
+	ASSERT_EQ(0, vpa_dev_link(pf_bdf, "iommu_group", pf_group, sizeof(pf_group)));
+	ASSERT_EQ(0, vpa_dev_link(self->vf_bdf, "iommu_group", vf_group, sizeof(vf_group)));
 	ASSERT_STRNE(pf_group, vf_group);
 	TH_LOG("PF %s (group %s), VF %s (group %s), VF driver %s",
 	       pf_bdf, pf_group, self->vf_bdf, vf_group, drv);

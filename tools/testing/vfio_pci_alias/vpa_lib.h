@@ -60,24 +60,43 @@ static inline int vpa_group_device_fd(int group, const char *bdf, const char *to
 }
 
 /*
+ * The last component of the sysfs symlink @link of PCI device @bdf
+ * ("driver", "iommu_group", "physfn"...) into @buf; 0 or -errno.
+ */
+static inline int vpa_dev_link(const char *bdf, const char *link, char *buf, size_t size)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, link);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = 0;
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (strlen(base) >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, base, strlen(base) + 1);
+	return 0;
+}
+
+/*
  * Opens @bdf through its vfio group, presenting VF token @token (a UUID
  * string, or NULL for none); returns 0 or -errno.
  */
 static inline int vpa_open_token(const char *bdf, const char *token, struct vpa_dev *d)
 {
-	char path[PATH_MAX + 32], link[PATH_MAX];
+	char path[PATH_MAX + 32], g[64];
 	struct vfio_group_status status = { .argsz = sizeof(status) };
-	const char *g;
-	ssize_t n;
-	int noiommu, ret = -ENODEV;
+	int noiommu, ret;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = 0;
-	g = strrchr(link, '/');
-	g = g ? g + 1 : link;
+	ret = vpa_dev_link(bdf, "iommu_group", g, sizeof(g));
+	if (ret)
+		return ret;
+	ret = -ENODEV;
+	errno = 0;
 
 	snprintf(path, sizeof(path), "/dev/vfio/noiommu-%s", g);
 	noiommu = access(path, F_OK) == 0;
