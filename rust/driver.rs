@@ -70,6 +70,21 @@ impl AliasDevice {
         }
     }
 
+    /// Runs `io`, a call into core that uses its kernel mapping of `bar`,
+    /// counted as in flight so that the BAR's memory type cannot change
+    /// under it ([`BarModes::begin_io`]; `allow_wc` as there).
+    fn bar_io<R>(
+        dev: &Device,
+        bar: usize,
+        allow_wc: bool,
+        io: impl FnOnce() -> Result<R>,
+    ) -> Result<R> {
+        dev.bars.lock().begin_io(bar, allow_wc)?;
+        let ret = io();
+        dev.bars.lock().end_io(dev.core(), bar);
+        ret
+    }
+
     /// `read()` or `write()` at `*pos`, served by core; an alias offset is
     /// turned into the same offset of the aliased BAR.
     fn rw(
@@ -87,10 +102,7 @@ impl AliasDevice {
                 (alias.target as usize, at as i64)
             }
         };
-        dev.bars.lock().begin_io(bar, true)?;
-        let ret = io(&mut at);
-        dev.bars.lock().end_io(dev.core(), bar);
-        let done = ret?;
+        let done = Self::bar_io(dev, bar, true, || io(&mut at))?;
         *pos += done as i64;
         Ok(done)
     }
@@ -134,10 +146,7 @@ impl vfio::Driver for AliasDevice {
                     // An ioeventfd keeps core's kernel mapping of the BAR:
                     // not while that BAR is write-combining.
                     Region::Bar(bar) => {
-                        dev.bars.lock().begin_io(bar, false)?;
-                        let ret = dev.core().ioctl(cmd, arg);
-                        dev.bars.lock().end_io(dev.core(), bar);
-                        ret
+                        Self::bar_io(dev, bar, false, || dev.core().ioctl(cmd, arg))
                     }
                     Region::Alias(_) => Err(EINVAL),
                     Region::Core => dev.core().ioctl(cmd, arg),

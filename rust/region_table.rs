@@ -124,13 +124,16 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
         self.with_entries(|items| items.iter().position(&pred).map(|i| (i, items[i])))
     }
 
-    /// Appends `item` unless an entry equal to it (by `eq`) exists, in which
-    /// case that entry's index is returned. Fails with `ENOSPC` when the table
+    /// Appends `item` unless an equal entry exists, in which case that
+    /// entry's index is returned. Fails with `ENOSPC` when the table
     /// is full and `ENOMEM` when the new vector cannot be allocated; on failure
     /// nothing changes.
     ///
     /// Sleeps: takes the writer mutex and waits for an RCU grace period.
-    pub(crate) fn insert_unique(&self, item: T, eq: impl Fn(&T, &T) -> bool) -> Result<Inserted> {
+    pub(crate) fn insert_unique(&self, item: T) -> Result<Inserted>
+    where
+        T: PartialEq,
+    {
         let guard = self.writer.lock();
         // SAFETY: `writer` is held (by `guard`), so `current` cannot change.
         let old =
@@ -142,7 +145,7 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
             // freed.
             unsafe { &(*old).items }
         };
-        if let Some(i) = items.iter().position(|e| eq(e, &item)) {
+        if let Some(i) = items.iter().position(|e| *e == item) {
             return Ok(Inserted::Existing(i));
         }
         if items.len() >= self.capacity {
@@ -210,17 +213,13 @@ mod tests {
         workqueue,
     };
 
-    fn same(a: &u32, b: &u32) -> bool {
-        a == b
-    }
-
     #[test]
     fn grows_and_looks_up() -> Result {
         let t = KBox::pin_init(RegionTable::<u32>::new(4), GFP_KERNEL)?;
         assert_eq!(t.len(), 0);
         assert_eq!(t.get(0), None);
         for (i, v) in [10u32, 20, 30].into_iter().enumerate() {
-            assert_eq!(t.insert_unique(v, same)?, Inserted::New(i));
+            assert_eq!(t.insert_unique(v)?, Inserted::New(i));
         }
         assert_eq!(t.len(), 3);
         assert_eq!(t.get(1), Some(20));
@@ -232,9 +231,9 @@ mod tests {
     #[test]
     fn deduplicates() -> Result {
         let t = KBox::pin_init(RegionTable::<u32>::new(4), GFP_KERNEL)?;
-        assert_eq!(t.insert_unique(7, same)?, Inserted::New(0));
-        assert_eq!(t.insert_unique(8, same)?, Inserted::New(1));
-        assert_eq!(t.insert_unique(7, same)?, Inserted::Existing(0));
+        assert_eq!(t.insert_unique(7)?, Inserted::New(0));
+        assert_eq!(t.insert_unique(8)?, Inserted::New(1));
+        assert_eq!(t.insert_unique(7)?, Inserted::Existing(0));
         assert_eq!(t.len(), 2);
         Ok(())
     }
@@ -242,11 +241,11 @@ mod tests {
     #[test]
     fn bounded() -> Result {
         let t = KBox::pin_init(RegionTable::<u32>::new(2), GFP_KERNEL)?;
-        t.insert_unique(1, same)?;
-        t.insert_unique(2, same)?;
-        assert_eq!(t.insert_unique(3, same), Err(ENOSPC));
+        t.insert_unique(1)?;
+        t.insert_unique(2)?;
+        assert_eq!(t.insert_unique(3), Err(ENOSPC));
         // A duplicate is still found when full.
-        assert_eq!(t.insert_unique(2, same)?, Inserted::Existing(1));
+        assert_eq!(t.insert_unique(2)?, Inserted::Existing(1));
         assert_eq!(t.len(), 2);
         Ok(())
     }
@@ -254,12 +253,12 @@ mod tests {
     #[test]
     fn clears() -> Result {
         let t = KBox::pin_init(RegionTable::<u32>::new(4), GFP_KERNEL)?;
-        t.insert_unique(1, same)?;
-        t.insert_unique(2, same)?;
+        t.insert_unique(1)?;
+        t.insert_unique(2)?;
         t.clear();
         assert_eq!(t.len(), 0);
         assert_eq!(t.get(0), None);
-        assert_eq!(t.insert_unique(2, same)?, Inserted::New(0));
+        assert_eq!(t.insert_unique(2)?, Inserted::New(0));
         Ok(())
     }
 
@@ -312,10 +311,10 @@ mod tests {
 
         for _ in 0..ROUNDS {
             for i in 0..CAP {
-                let r = shared.table.insert_unique((i * 3) as u32, same)?;
+                let r = shared.table.insert_unique((i * 3) as u32)?;
                 assert_eq!(r.index(), i);
             }
-            assert_eq!(shared.table.insert_unique(0, same)?, Inserted::Existing(0));
+            assert_eq!(shared.table.insert_unique(0)?, Inserted::Existing(0));
             shared.table.clear();
         }
         shared.stop.store(1, Relaxed);

@@ -80,7 +80,7 @@ pub(super) fn feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> R
             target: req.index,
             attrs: req.flags,
         };
-        let at = dev.aliases.insert_unique(alias, |a, b| a == b)?;
+        let at = dev.aliases.insert_unique(alias)?;
         if let Inserted::New(i) = at {
             dev_dbg!(
                 dev.core().device(),

@@ -184,7 +184,7 @@ TEST(concurrent_set_info_mmap_rw_zap)
 		alias_of_bar[i] = -1;
 	for (i = 0; i < 64; i++)
 		bar_of_alias[i] = -1;
-	ASSERT_EQ(0, vpa_open(getenv("VPA_IVSHMEM_BDF") ?: "", &dev));
+	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_IVSHMEM_BDF"), &dev));
 	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, fns[i], NULL));
 	sleep(secs);

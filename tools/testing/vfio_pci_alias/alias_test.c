@@ -17,13 +17,6 @@
 #define EDU_LIVENESS	0x04
 #define NR_FIXED	VFIO_PCI_NUM_REGIONS
 
-static const char *bdf(const char *var)
-{
-	const char *v = getenv(var);
-
-	return v ? v : "";
-}
-
 FIXTURE(edu) {
 	struct vpa_dev d;
 	int base;	/* num_regions before any alias: first alias index */
@@ -31,7 +24,7 @@ FIXTURE(edu) {
 
 FIXTURE_SETUP(edu)
 {
-	ASSERT_EQ(0, vpa_open(bdf("VPA_EDU_BDF"), &self->d));
+	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_EDU_BDF"), &self->d));
 	self->base = vpa_num_regions(self->d.fd);
 	ASSERT_EQ(NR_FIXED, self->base);
 }
@@ -188,7 +181,7 @@ TEST_F(edu, aliases_are_dropped_at_last_close)
 
 	ASSERT_EQ(self->base, a);
 	vpa_close(&self->d);
-	ASSERT_EQ(0, vpa_open(bdf("VPA_EDU_BDF"), &self->d));
+	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_EDU_BDF"), &self->d));
 	ASSERT_EQ(self->base, vpa_num_regions(self->d.fd));
 	ASSERT_EQ(-EINVAL, vpa_region_info(self->d.fd, a, buf, sizeof(buf)));
 	/* And the index comes back the same when recreated. */
@@ -253,7 +246,7 @@ TEST(msix_bar_cannot_be_wc)
 	struct vfio_device_feature_alias_region req = { .index = 3 };
 	struct vpa_dev d;
 
-	ASSERT_EQ(0, vpa_open(bdf("VPA_IGB_BDF"), &d));
+	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_IGB_BDF"), &d));
 	/* igb: MSI-X table in BAR3; the PCI core maps it uncached. */
 	ASSERT_EQ(0, vpa_feature(d.fd, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET,
 				 &req, sizeof(req)));
@@ -269,7 +262,7 @@ TEST(every_bar_dedups_within_bound)
 	struct vpa_dev d;
 	int i, seen = 0, first[6];
 
-	ASSERT_EQ(0, vpa_open(bdf("VPA_IVSHMEM_BDF"), &d));
+	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_IVSHMEM_BDF"), &d));
 	for (i = 0; i < 6; i++) {
 		first[i] = vpa_alias(d.fd, i, VFIO_ALIAS_ATTR_WC);
 		if (first[i] >= 0)

@@ -32,13 +32,6 @@ static const char *pf_bdf;
 static pid_t main_pid;
 static char enable_sriov_saved[8];
 
-static const char *env_bdf(const char *var)
-{
-	const char *v = getenv(var);
-
-	return v ? v : "";
-}
-
 /* Writes @val to @path; 0 or -errno (the errno of the write itself). */
 static int sysfs_write(const char *path, const char *val)
 {
@@ -415,7 +408,7 @@ TEST_F_TIMEOUT(pf, sriov_numvfs_needs_enable_sriov, 60)
 /* A device without SR-IOV has no VF token, and refuses one at open. */
 TEST(vf_token_on_a_device_without_sriov)
 {
-	const char *edu = env_bdf("VPA_EDU_BDF");
+	const char *edu = vpa_env_bdf("VPA_EDU_BDF");
 	struct vpa_dev d;
 
 	if (!*edu)
@@ -441,7 +434,7 @@ static void restore(void)
 
 int main(int argc, char **argv)
 {
-	pf_bdf = env_bdf("VPA_IGB_BDF");
+	pf_bdf = vpa_env_bdf("VPA_IGB_BDF");
 	main_pid = getpid();
 	if (sysfs_read(ENABLE_SRIOV, enable_sriov_saved, sizeof(enable_sriov_saved)))
 		enable_sriov_saved[0] = 0;

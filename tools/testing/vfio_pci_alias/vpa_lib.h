@@ -26,6 +26,14 @@ struct vpa_dev {
 	int fd;
 };
 
+/* The BDF in environment variable @var (VPA_EDU_BDF...), "" if unset. */
+static inline const char *vpa_env_bdf(const char *var)
+{
+	const char *v = getenv(var);
+
+	return v ? v : "";
+}
+
 /* The feature number the loaded driver implements (see the uapi header). */
 static inline unsigned int vpa_feature_number(void)
 {

@@ -26,13 +26,6 @@
 #define PATLIST "/sys/kernel/debug/x86/pat_memtype_list"
 #define SZ_2M (2UL << 20)
 
-static const char *bdf(const char *var)
-{
-	const char *v = getenv(var);
-
-	return v ? v : "";
-}
-
 /* Physical start of BAR @bar of @dev from sysfs. */
 static uint64_t bar_phys(const char *dev, int bar)
 {
@@ -152,11 +145,11 @@ FIXTURE_SETUP(edu)
 {
 	int a;
 
-	ASSERT_EQ(0, vpa_open(bdf("VPA_EDU_BDF"), &self->d));
+	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_EDU_BDF"), &self->d));
 	a = vpa_alias(self->d.fd, 0, VFIO_ALIAS_ATTR_WC);
 	ASSERT_GE(a, 0);
 	self->alias_off = (uint64_t)a << 40;
-	self->phys = bar_phys(bdf("VPA_EDU_BDF"), 0);
+	self->phys = bar_phys(vpa_env_bdf("VPA_EDU_BDF"), 0);
 	ASSERT_NE(0, self->phys);
 	if (access(PTDUMP, R_OK))
 		SKIP(return, "no " PTDUMP " (CONFIG_PTDUMP_DEBUGFS, debugfs)");
@@ -233,7 +226,7 @@ TEST(reset_zaps_alias_then_wc_again)
 	uint32_t v;
 	int a;
 
-	ASSERT_EQ(0, vpa_open(bdf("VPA_IGB_BDF"), &d));
+	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_IGB_BDF"), &d));
 	ASSERT_EQ(0, ioctl(d.fd, VFIO_DEVICE_GET_INFO, &info));
 	if (!(info.flags & VFIO_DEVICE_FLAGS_RESET))
 		SKIP(goto out, "igb cannot be reset here");
@@ -274,7 +267,7 @@ FIXTURE_SETUP(ivshmem)
 	struct vfio_region_info *info = (void *)buf;
 	int a;
 
-	ASSERT_EQ(0, vpa_open(bdf("VPA_IVSHMEM_BDF"), &self->d));
+	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_IVSHMEM_BDF"), &self->d));
 	ASSERT_EQ(0, vpa_region_info(self->d.fd, 2, buf, sizeof(buf)));
 	self->len = info->size;
 	ASSERT_GE(self->len, 64UL << 20);
