@@ -8,6 +8,7 @@
  * Devices come from the environment: VPA_EDU_BDF (QEMU edu, BAR0 only),
  * VPA_IGB_BDF (igb, MSI-X table in BAR3), VPA_IVSHMEM_BDF (ivshmem-plain).
  */
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
@@ -239,6 +240,50 @@ TEST_F(edu, bar_and_wc_alias_exclude_each_other)
 	bar = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->d.fd, 0);
 	ASSERT_NE(MAP_FAILED, bar);
 	ASSERT_EQ(0, munmap(bar, 4096));
+}
+
+/* VFIO_DEVICE_IOEVENTFD of a 32-bit write of @data at @off; @efd -1 deletes. */
+static int ioeventfd(int fd, uint64_t off, uint32_t data, int efd)
+{
+	struct vfio_device_ioeventfd req = {
+		.argsz = sizeof(req),
+		.flags = VFIO_DEVICE_IOEVENTFD_32,
+		.offset = off,
+		.data = data,
+		.fd = efd,
+	};
+
+	return ioctl(fd, VFIO_DEVICE_IOEVENTFD, &req) ? -errno : 0;
+}
+
+/*
+ * An ioeventfd keeps core's kernel mapping of the BAR: while one exists a
+ * WC alias cannot be mapped, and while a WC alias is mapped none can be
+ * created. Aliases take no ioeventfd of their own.
+ */
+TEST_F(edu, ioeventfd_and_wc_alias_exclude_each_other)
+{
+	uint64_t off = (uint64_t)vpa_alias(self->d.fd, 0, VFIO_ALIAS_ATTR_WC) << 40;
+	int efd = eventfd(0, EFD_CLOEXEC);
+	void *alias;
+
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, ioeventfd(self->d.fd, EDU_LIVENESS, 1, efd));
+	alias = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->d.fd, off);
+	ASSERT_EQ(MAP_FAILED, alias);
+	ASSERT_EQ(EBUSY, errno);
+	ASSERT_EQ(-EINVAL, ioeventfd(self->d.fd, off + EDU_LIVENESS, 2, efd));
+	ASSERT_EQ(0, ioeventfd(self->d.fd, EDU_LIVENESS, 1, -1));
+
+	alias = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->d.fd, off);
+	ASSERT_NE(MAP_FAILED, alias);
+	ASSERT_EQ(-EBUSY, ioeventfd(self->d.fd, EDU_LIVENESS, 1, efd));
+	ASSERT_EQ(0, munmap(alias, 4096));
+
+	/* The BAR back to uncached, ioeventfds work again. */
+	ASSERT_EQ(0, ioeventfd(self->d.fd, EDU_LIVENESS, 1, efd));
+	ASSERT_EQ(0, ioeventfd(self->d.fd, EDU_LIVENESS, 1, -1));
+	close(efd);
 }
 
 TEST(msix_bar_cannot_be_wc)
