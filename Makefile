@@ -2,8 +2,13 @@
 #
 # Out-of-tree build of vfio_pci_alias.ko, and the entry points of the tools.
 #
-#   make                 build the module against KDIR (default: the cached
-#                        test kernel; `make kernel` builds it)
+#   make                 build the modules against KDIR (default: the cached
+#                        test kernel; `make kernel` builds it):
+#                        vfio_pci_alias.ko and the drop-in vfio-pci.ko
+#   make install         install both into /lib/modules/<release>/updates/
+#                        and run depmod: `modprobe vfio-pci` then loads the
+#                        drop-in (INSTALL_MOD_PATH= to stage elsewhere)
+#   make uninstall       remove them again and run depmod
 #   make setup           install the toolchain, QEMU and the 7.3 source
 #   make kernel          build (or find) the cached Rust-enabled test kernel
 #   make demo            set up, build, boot QEMU and show an alias at work
@@ -20,13 +25,24 @@ export VARIANT
 KDIR ?= $(shell VARIANT=$(VARIANT) bash $(TOOLS)/kernel.sh --print-dir 2>/dev/null)
 KMAKE_ARGS := $(shell VARIANT=$(VARIANT) bash -c '. $(TOOLS)/lib.sh && kmake_args')
 
-.PHONY: all modules clean setup kernel demo check fmt fmt-check clippy
+.PHONY: all modules install uninstall clean setup kernel demo check fmt fmt-check clippy
 all: modules
 
 modules:
 	@test -n "$(KDIR)" -a -e "$(KDIR)/Module.symvers" || \
 		{ echo "no kernel build at KDIR='$(KDIR)': run 'make kernel' or pass KDIR="; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) W=1 modules
+
+# Out-of-tree modules go to updates/, which depmod ranks above the kernel's
+# own directory: the drop-in shadows kernel/drivers/vfio/pci/vfio-pci.ko.
+install: modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) INSTALL_MOD_DIR=updates modules_install
+
+KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+uninstall:
+	rm -f $(INSTALL_MOD_PATH)/lib/modules/$(KREL)/updates/vfio-pci.ko \
+		$(INSTALL_MOD_PATH)/lib/modules/$(KREL)/updates/vfio_pci_alias.ko
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KREL)
 
 # Debian's rust-web-clippy matches rustc-web; rustup's clippy does not.
 CLIPPY_DRIVER ?= /usr/bin/clippy-driver
@@ -46,10 +62,10 @@ kernel: setup
 RUSTFMT := rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml
 
 fmt:
-	$(RUSTFMT) rust/vpa.rs
+	$(RUSTFMT) rust/crate_common.rs rust/vfio_pci_alias.rs rust/vfio_pci.rs
 
 fmt-check:
-	$(RUSTFMT) --check rust/vpa.rs
+	$(RUSTFMT) --check rust/crate_common.rs rust/vfio_pci_alias.rs rust/vfio_pci.rs
 
 demo:
 	bash $(TOOLS)/demo.sh

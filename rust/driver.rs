@@ -5,22 +5,32 @@
 //!
 //! What differs from vfio-pci: the ALIAS_REGION device feature
 //! ([`alias`]), alias regions in GET_INFO, GET_REGION_INFO, read/write and
-//! mmap, and the per-BAR memory type that keeps x86 PAT consistent while a
-//! BAR is mapped write-combining ([`bars`], [`mapping`]).
+//! mmap, the per-BAR memory type that keeps x86 PAT consistent while a
+//! BAR is mapped write-combining ([`bars`], [`mapping`]), write-combining
+//! by policy ([`policy`], the `wc_bars` attribute) and a debugfs view
+//! ([`view`]). What it shares with vfio-pci: the denylist ([`denylist`]) and
+//! the module parameters.
 
 mod alias;
 mod bars;
+pub(crate) mod denylist;
 mod mapping;
+pub(crate) mod policy;
+mod view;
 
 use crate::{
     bindings,
     region_table::RegionTable,
+    sysfs::{Attr, Page},
     uapi::IoeventfdRequest,
     vfio::{self, InfoCaps, RegionInfo},
 };
 use alias::Alias;
 use bars::BarModes;
+use core::fmt::{self, Write};
 use kernel::{
+    debugfs::Dir,
+    device,
     mm::virt::VmaNew,
     new_mutex,
     prelude::*,
@@ -31,6 +41,9 @@ use kernel::{
 /// Per-device state of a device bound to vfio-pci-alias.
 #[pin_data]
 pub(crate) struct AliasDevice {
+    /// The debugfs view; first, so that it goes before what it shows.
+    #[pin]
+    view: Mutex<Option<view::Files>>,
     /// The aliases of this open of the device; emptied at the last close.
     #[pin]
     aliases: RegionTable<Alias>,
@@ -72,24 +85,31 @@ impl AliasDevice {
 
     /// Runs `io`, a call into core that uses its kernel mapping of `bar`,
     /// counted as in flight so that the BAR's memory type cannot change
-    /// under it ([`BarModes::begin_io`]; `allow_wc` as there).
+    /// under it ([`BarModes::begin_io`]; `allow_wc` as there). With `fence`,
+    /// writes through a write-combining mapping are flushed before this
+    /// returns, so that a write() is as ordered as under vfio-pci.
     fn bar_io<R>(
         dev: &Device,
         bar: usize,
         allow_wc: bool,
+        fence: bool,
         io: impl FnOnce() -> Result<R>,
     ) -> Result<R> {
-        dev.bars.lock().begin_io(bar, allow_wc)?;
+        let wc = dev.bars.lock().begin_io(bar, allow_wc)?;
         let ret = io();
+        if wc && fence {
+            vfio::wmb();
+        }
         dev.bars.lock().end_io(dev.core(), bar);
         ret
     }
 
-    /// `read()` or `write()` at `*pos`, served by core; an alias offset is
-    /// turned into the same offset of the aliased BAR.
+    /// `read()` or `write()` (`fence`) at `*pos`, served by core; an alias
+    /// offset is turned into the same offset of the aliased BAR.
     fn rw(
         dev: &Device,
         pos: &mut i64,
+        fence: bool,
         io: impl FnOnce(&mut i64) -> Result<isize>,
     ) -> Result<isize> {
         let offset = *pos as u64;
@@ -102,7 +122,7 @@ impl AliasDevice {
                 (alias.target as usize, at as i64)
             }
         };
-        let done = Self::bar_io(dev, bar, true, || io(&mut at))?;
+        let done = Self::bar_io(dev, bar, true, fence, || io(&mut at))?;
         *pos += done as i64;
         Ok(done)
     }
@@ -110,13 +130,48 @@ impl AliasDevice {
 
 #[vtable]
 impl vfio::Driver for AliasDevice {
-    const NAME: &'static CStr = c"vfio-pci-alias";
+    const NAME: &'static CStr = crate::DRIVER_NAME;
 
-    fn new(_core: &vfio::CoreDevice) -> impl PinInit<Self, Error> {
+    const ATTRS: &'static [Attr<Device>] = &[Attr {
+        name: c"wc_bars",
+        show: Self::show_wc_bars,
+        store: Some(Self::store_wc_bars),
+    }];
+
+    fn new(core: &vfio::CoreDevice) -> impl PinInit<Self, Error> {
+        // The module's default; the module refused to load with a bad one.
+        let policy = policy::module_default()
+            .and_then(|spec| policy::resolve(core, spec, false))
+            .unwrap_or_default();
         try_pin_init!(Self {
+            view <- new_mutex!(None),
             aliases <- RegionTable::new(alias::MAX_ALIASES),
-            bars <- new_mutex!(BarModes::default()),
+            bars <- new_mutex!(BarModes::new(policy)),
         })
+    }
+
+    fn may_bind(dev: &device::Device, vendor: u16, device: u16) -> Result {
+        denylist::check(dev, vendor, device)
+    }
+
+    fn bound(dev: &Device, debugfs: &Dir) {
+        Self::show_in(dev, debugfs);
+    }
+
+    fn unbinding(dev: &Device) {
+        Self::hide(dev);
+    }
+
+    fn open_device(dev: &Device) -> Result {
+        dev.core().enable()?;
+        // The policy's BARs are write-combining from here to close.
+        if let Err(e) = dev.bars.lock().open(dev.core()) {
+            dev.bars.lock().reset();
+            dev.core().disable();
+            return Err(e);
+        }
+        dev.core().finish_enable();
+        Ok(())
     }
 
     fn close_device(dev: &Device) {
@@ -146,7 +201,7 @@ impl vfio::Driver for AliasDevice {
                     // An ioeventfd keeps core's kernel mapping of the BAR:
                     // not while that BAR is write-combining.
                     Region::Bar(bar) => {
-                        Self::bar_io(dev, bar, false, || dev.core().ioctl(cmd, arg))
+                        Self::bar_io(dev, bar, false, false, || dev.core().ioctl(cmd, arg))
                     }
                     Region::Alias(_) => Err(EINVAL),
                     Region::Core => dev.core().ioctl(cmd, arg),
@@ -159,7 +214,14 @@ impl vfio::Driver for AliasDevice {
     fn region_info(dev: &Device, info: &mut RegionInfo, caps: &mut InfoCaps) -> Result {
         match Self::classify(dev, u64::from(info.index)) {
             Region::Alias(i) => alias::region_info(dev, i, info, caps),
-            _ => dev.core().region_info(info, caps),
+            Region::Bar(bar) => {
+                dev.core().region_info(info, caps)?;
+                if dev.bars.lock().is_policy_wc(bar) {
+                    info.flags |= bindings::VFIO_REGION_INFO_FLAG_WC;
+                }
+                Ok(())
+            }
+            Region::Core => dev.core().region_info(info, caps),
         }
     }
 
@@ -173,11 +235,11 @@ impl vfio::Driver for AliasDevice {
     }
 
     fn read(dev: &Device, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
-        Self::rw(dev, pos, |at| dev.core().read(buf, count, at))
+        Self::rw(dev, pos, false, |at| dev.core().read(buf, count, at))
     }
 
     fn write(dev: &Device, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
-        Self::rw(dev, pos, |at| dev.core().write(buf, count, at))
+        Self::rw(dev, pos, true, |at| dev.core().write(buf, count, at))
     }
 
     fn mmap(dev: &Device, vma: &VmaNew) -> Result {
@@ -187,5 +249,21 @@ impl vfio::Driver for AliasDevice {
             Region::Alias(i) => mapping::mmap_alias(dev, i, vma),
             Region::Core => dev.core().mmap(vma),
         }
+    }
+}
+
+impl AliasDevice {
+    /// `wc_bars`: the write-combining policy, as it is written.
+    fn show_wc_bars(dev: &Device, page: &mut Page<'_>) -> fmt::Result {
+        writeln!(page, "{}", dev.bars.lock().policy())
+    }
+
+    /// `wc_bars`: sets the write-combining policy, for the next open. Every
+    /// BAR must be able to be write-combining (`EINVAL`); `EBUSY` while the
+    /// device is open. Nothing changes on an error.
+    fn store_wc_bars(dev: &Device, input: &[u8]) -> Result {
+        let spec = policy::Spec::parse(input)?;
+        let set = policy::resolve(dev.core(), spec, true)?;
+        dev.bars.lock().set_policy(dev.core(), set)
     }
 }

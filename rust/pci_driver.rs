@@ -4,12 +4,16 @@
 //!
 //! The kernel crate's `pci::Driver` cannot express what vfio needs
 //! (`driver_managed_dma`, vfio_pci_core's error handlers, `sriov_configure`,
-//! no ID table, the core device as driver data), so the `pci_driver` is filled
-//! in here and its callbacks go to [`vfio::Registration`].
+//! an ID table that only matches through `driver_override`, the core device
+//! as driver data), so the `pci_driver` is filled in here and its callbacks
+//! go to [`vfio::Registration`]. The registration also owns what the driver
+//! has per module: its sysfs attribute group ([`sysfs::Groups`]) and its
+//! debugfs directory.
 
-use crate::{bindings, vfio};
+use crate::{bindings, sysfs, vfio};
 use core::marker::PhantomData;
 use kernel::{
+    debugfs::Dir,
     error::{from_result, to_result},
     ffi::c_int,
     prelude::*,
@@ -17,51 +21,89 @@ use kernel::{
 };
 
 /// A registered `struct pci_driver` named [`vfio::Driver::NAME`] that binds
-/// only through `driver_override` (it has no ID table) and creates a
-/// [`vfio::Device`] of `T` for each device bound to it.
+/// as vfio-pci does (any device through `driver_override`, and the IDs of
+/// the `ids` module parameter) and creates a [`vfio::Device`] of `T` for each
+/// device bound to it.
 ///
 /// # Invariants
 ///
-/// `drv` is registered with the PCI core from `new` until `drop`.
+/// `drv` is registered with the PCI core from `new` until `drop`, with
+/// `attrs` as its `dev_groups`; `debugfs` outlives every bound device.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Registration<T: vfio::Driver> {
+    debugfs: Dir,
+    #[pin]
+    attrs: Opaque<sysfs::Groups<vfio::Device<T>>>,
     #[pin]
     drv: Opaque<bindings::pci_driver>,
     _t: PhantomData<T>,
 }
 
 // SAFETY: The registration is only touched at registration and unregistration,
-// which the PCI core serialises.
+// which the PCI core serialises, and by the probe callback, which only reads.
 unsafe impl<T: vfio::Driver> Send for Registration<T> {}
 // SAFETY: `&Registration` offers no method.
 unsafe impl<T: vfio::Driver> Sync for Registration<T> {}
 
 impl<T: vfio::Driver> Registration<T> {
-    /// Registers the driver for `module`.
-    pub(crate) fn new(module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
+    /// Registers the driver for `module`, with the debugfs directory
+    /// `debugfs_name`, and adds the IDs of the `ids` parameter.
+    pub(crate) fn new(
+        module: &'static ThisModule,
+        debugfs_name: &'static CStr,
+    ) -> impl PinInit<Self, Error> {
+        try_pin_init!(&this in Self {
+            debugfs: Dir::new(debugfs_name),
+            attrs <- sysfs::Groups::new(),
             drv <- Opaque::try_ffi_init(move |slot: *mut bindings::pci_driver| {
+                // SAFETY: `this` is being initialised in place; `attrs` was
+                // initialised above and does not move.
+                let groups = unsafe {
+                    sysfs::Groups::as_dev_groups(&(*this.as_ptr()).attrs)
+                };
                 // SAFETY: `slot` is valid for writes; all-zero is a valid
                 // `pci_driver` (no ID table, no callbacks).
                 unsafe { core::ptr::write_bytes(slot, 0, 1) };
                 // SAFETY: `slot` is valid and initialised; registration
-                // happens last, once every field is set. The name is static.
+                // happens last, once every field is set. The name, the ID
+                // table and the groups are static or outlive the driver.
                 unsafe {
                     (*slot).name = T::NAME.as_char_ptr();
+                    (*slot).id_table = bindings::vpa_pci_id_table();
                     (*slot).probe = Some(Self::probe);
                     (*slot).remove = Some(Self::remove);
                     (*slot).sriov_configure = Some(Self::sriov_configure);
                     (*slot).err_handler = &raw const bindings::vfio_pci_core_err_handlers;
                     (*slot).driver_managed_dma = true;
+                    (*slot).dev_groups = groups.cast_mut();
                     to_result(bindings::__pci_register_driver(
                         slot,
                         module.as_ptr(),
                         T::NAME.as_char_ptr(),
-                    ))
+                    ))?;
+                    // As vfio-pci: the `ids` parameter, once registered.
+                    bindings::vpa_add_ids(slot);
                 }
+                Ok::<(), Error>(())
             }),
             _t: PhantomData,
         })
+    }
+
+    /// The registration whose driver `pdev` is being bound to.
+    ///
+    /// # Safety
+    ///
+    /// `pdev` is being probed by this registration's driver.
+    unsafe fn of_probed<'a>(pdev: *mut bindings::pci_dev) -> &'a Self {
+        // SAFETY: The driver core sets `dev.driver` before calling probe; it
+        // is the `driver` of our `pci_driver`, which is `drv` of a pinned
+        // registration that outlives the binding.
+        unsafe {
+            let drv = (*pdev).dev.driver;
+            let pci = kernel::container_of!(drv, bindings::pci_driver, driver);
+            &*kernel::container_of!(pci.cast::<Opaque<bindings::pci_driver>>(), Self, drv)
+        }
     }
 
     /// # Safety
@@ -71,9 +113,11 @@ impl<T: vfio::Driver> Registration<T> {
         pdev: *mut bindings::pci_dev,
         _id: *const bindings::pci_device_id,
     ) -> c_int {
+        // SAFETY: `pdev` is being probed by this driver.
+        let this = unsafe { Self::of_probed(pdev) };
         from_result(|| {
             // SAFETY: `remove` below takes the registration back.
-            unsafe { vfio::Registration::<T>::probe(pdev) }?;
+            unsafe { vfio::Registration::<T>::probe(pdev, &this.debugfs) }?;
             Ok(0)
         })
     }

@@ -202,6 +202,7 @@ impl<T: Copy + Send + Sync> PinnedDrop for RegionTable<T> {
     }
 }
 
+#[cfg(not(vpa_drop_in))]
 #[kunit_tests(vfio_pci_alias_region_table)]
 mod tests {
     use super::*;

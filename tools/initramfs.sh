@@ -10,10 +10,17 @@
 # SRC[=DEST]  extra files; DEST is the absolute path in the image
 #             (default /vpa/extra/<basename of SRC>).
 # Environment:
-#   VPA_MODULE     the module to test, placed at /vpa/vfio_pci_alias.ko
-#                  (default $REPO/vfio_pci_alias.ko; when that default is
+#   VPA_MODULE     the module to test, placed at /vpa/vfio_pci_alias.ko,
+#                  with the drop-in vfio-pci.ko from the same directory at
+#                  /vpa/vfio-pci.ko (default $REPO/vfio_pci_alias.ko; when that default is
 #                  missing the image is built without it and says so).
 #   VPA_GUEST_BIN  optional directory whose files go to /vpa/bin/.
+#   VPA_MODROOT    the modules tree to take the modules from, as KOUT/modroot
+#                  (default): its lib/modules/<release>/ (tools/dpdk/initramfs.sh
+#                  passes a copy with the drop-in vfio-pci.ko in updates/).
+#   VPA_EXTRA_LIST optional file of more entries, one per line:
+#                  "file DEST SRC [MODE]", "slink DEST TARGET" or "dir DEST";
+#                  parent directories are added as for everything else.
 #
 # Contents: /bin/busybox and its applet links, /init, /vpa/{lib.sh,tests,
 # suites} from tools/guest/, the VFIO and IOMMU modules (plus their
@@ -66,19 +73,19 @@ list_base() {
 	file /etc/passwd "$WORK/passwd" 0644
 }
 
-# Modules under kernel/drivers/{vfio,iommu} and everything modules.dep says
-# they need.
+# Modules under kernel/drivers/{vfio,iommu} and updates/ (where a modules
+# tree puts replacements) and everything modules.dep says they need.
 module_closure() {
 	local mdir=$1
 	awk -F: '
 		{ sub(/:$/, "", $1) }
-		$1 ~ /^kernel\/drivers\/(vfio|iommu)\// {
+		$1 ~ /^(kernel\/drivers\/(vfio|iommu)|updates)\// {
 			print $1; n = split($2, d, " "); for (i = 1; i <= n; i++) print d[i]
 		}' "$mdir/modules.dep" | sort -u
 }
 
 list_modules() {
-	local mroot=$KOUT/modroot/lib/modules/$KREL m f
+	local mroot=${VPA_MODROOT:-$KOUT/modroot}/lib/modules/$KREL m f
 	[ -e "$mroot/modules.dep" ] || die "no $mroot/modules.dep (modules_install not done?)"
 	while read -r m; do
 		file "/lib/modules/$KREL/$m" "$mroot/$m" 0644
@@ -103,6 +110,11 @@ list_vpa() {
 	else
 		log "warning: $MODULE not built; the image has no vfio_pci_alias.ko"
 	fi
+	# The drop-in build, next to it: the guest loads it in place of the
+	# kernel's vfio-pci where a test asks for it.
+	if [ -e "$(dirname "$MODULE")/vfio-pci.ko" ]; then
+		file /vpa/vfio-pci.ko "$(dirname "$MODULE")/vfio-pci.ko" 0644
+	fi
 	if [ -n "${VPA_GUEST_BIN:-}" ]; then
 		[ -d "$VPA_GUEST_BIN" ] || die "VPA_GUEST_BIN=$VPA_GUEST_BIN is not a directory"
 		dir /vpa/bin
@@ -124,6 +136,26 @@ list_extra() {
 	done
 }
 
+# The entries of VPA_EXTRA_LIST.
+list_list() {
+	local what dest src mode
+	[ -n "${VPA_EXTRA_LIST:-}" ] || return 0
+	[ -r "$VPA_EXTRA_LIST" ] || die "VPA_EXTRA_LIST=$VPA_EXTRA_LIST is not readable"
+	while read -r what dest src mode; do
+		case $what in
+		file)
+			[ -f "$src" ] || die "$VPA_EXTRA_LIST: $src does not exist"
+			file "$dest" "$src" "$mode" ;;
+		slink)
+			dir "$(dirname "$dest")"
+			echo "slink $dest $src 0777 0 0" ;;
+		dir) dir "$dest" ;;
+		""|"#"*) ;;
+		*) die "$VPA_EXTRA_LIST: unknown entry '$what'" ;;
+		esac
+	done <"$VPA_EXTRA_LIST"
+}
+
 main() {
 	[ $# -ge 2 ] || usage
 	KOUT=$(cd "$1" && pwd) || die "no kernel build directory $1"
@@ -137,7 +169,7 @@ main() {
 
 	WORK=$(mktemp -d)
 	trap 'rm -rf "$WORK"' EXIT
-	{ list_base; list_modules; list_vpa; list_extra "$@"; } >"$WORK/list"
+	{ list_base; list_modules; list_vpa; list_extra "$@"; list_list; } >"$WORK/list"
 	# gen_init_cpio expands ${VAR} in paths; none of ours contain '$'.
 	grep -q '\$' "$WORK/list" && die "a path contains '\$'"
 	"$gen" -t 0 "$WORK/list" | gzip -n -6 >"$out.tmp"

@@ -5,7 +5,8 @@
 # from Debian's archive and crates.io only:
 #
 #   - kernel build dependencies, rustc-web + rust-web-src (bookworm-security),
-#     libclang-19-dev, busybox-static;
+#     libclang-19-dev, busybox-static; Debian's DPDK (libdpdk-dev, dpdk for
+#     dpdk-devbind.py), pciutils and pkg-config for the dpdk suite;
 #   - qemu-system-x86 >= 8 from bookworm-backports (a backports suite is kept
 #     at priority 100 by apt, so nothing is upgraded from it implicitly);
 #   - bindgen-cli 0.72.1 via `cargo install --locked` into the cache;
@@ -39,7 +40,8 @@ fi
 pkgs=(build-essential flex bison bc cpio kmod libelf-dev libssl-dev
       python3 rsync xz-utils zstd git
       rustc-web rust-web-src rust-web-clippy libclang-19-dev llvm-19 clang-19 lld-19
-      busybox-static file)
+      busybox-static file
+      libdpdk-dev dpdk pciutils pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -8,10 +8,12 @@
 #   3. host checks: the module builds with W=1 and with CLIPPY=1 without a
 #      warning, rustfmt is clean;
 #   4. the guest programs: the upstream VFIO selftests (tools/selftests.sh)
-#      and ours (tools/testing/vfio_pci_alias);
+#      and ours (tools/testing/vfio_pci_alias); for the dpdk suite, our
+#      DPDK program against Debian's DPDK (tools/dpdk) and the DPDK image
+#      (tools/dpdk/initramfs.sh);
 #   5. QEMU runs (tools/qemu.sh), each with its dmesg scanned:
-#      IOMMU mode: smoke, alias, upstream selftests on vfio-pci and ours;
-#      no-IOMMU mode: smoke, alias.
+#      IOMMU mode: smoke, alias, upstream selftests on vfio-pci and ours,
+#      dpdk; no-IOMMU mode: smoke, alias, dpdk.
 #
 # Prints one line per test, "ok N - name" / "not ok N - name", and closes
 # with "N passed, N failed". Exit status 0 only if nothing failed.
@@ -64,9 +66,29 @@ step() {
 
 # The module build must not warn.
 build_clean() { # build_clean MAKE-ARGS...
-	touch "$repo/rust/vpa.rs"
+	touch "$repo/rust/vfio_pci_alias.rs" "$repo/rust/vfio_pci.rs"
 	make -C "$repo" KDIR="$KDIR" "$@" 2>&1 | tee /dev/stderr |
 		{ ! grep -E '^(warning|error)|: warning:'; }
+}
+
+# `make install` into a staging copy of the test kernel's module tree:
+# modprobe must then resolve vfio-pci to the drop-in in updates/, and to
+# the kernel's again after `make uninstall`.
+install_check() {
+	local stage=$OUT/install-root krel dep
+	krel=$(cat "$KDIR/include/config/kernel.release")
+	rm -rf "$stage"
+	mkdir -p "$stage/lib/modules"
+	cp -a "$KDIR/modroot/lib/modules/$krel" "$stage/lib/modules/"
+	make -C "$repo" KDIR="$KDIR" INSTALL_MOD_PATH="$stage" install || return 1
+	dep=$(/sbin/modprobe -d "$stage" -S "$krel" --show-depends vfio-pci | tail -n 1)
+	echo "installed: modprobe vfio-pci -> $dep"
+	case $dep in *"/updates/vfio-pci.ko"*) ;; *) return 1 ;; esac
+	make -C "$repo" KDIR="$KDIR" INSTALL_MOD_PATH="$stage" uninstall || return 1
+	dep=$(/sbin/modprobe -d "$stage" -S "$krel" --show-depends vfio-pci | tail -n 1)
+	echo "uninstalled: modprobe vfio-pci -> $dep"
+	case $dep in *"/kernel/drivers/vfio/pci/vfio-pci.ko"*) ;; *) return 1 ;; esac
+	rm -rf "$stage"
 }
 
 guest_programs() {
@@ -82,11 +104,13 @@ guest_programs() {
 
 # One guest run of a suite; its report goes to REPORT. Exit status of
 # qemu.sh: 0 all passed, 3 QEMU itself crashed, anything else failures.
+# The dpdk suite boots the DPDK image.
 boot_suite() { # boot_suite MODE SUITE REPORT LOG
-	local timeout=900
+	local timeout=900 initrd=$OUT/initramfs.cpio.gz
 	[ "$2" = selftests ] && timeout=3000
+	[ "$2" = dpdk ] && initrd=$OUT/initramfs-dpdk.cpio.gz
 	bash "$here/qemu.sh" --kernel "$KDIR/arch/x86/boot/bzImage" \
-		--initrd "$OUT/initramfs.cpio.gz" --suite "$2" --mode "$1" \
+		--initrd "$initrd" --suite "$2" --mode "$1" \
 		--log "$4" --timeout "$timeout" >"$3" 2>&1
 }
 
@@ -127,11 +151,26 @@ main() {
 	step build/clippy build_clean clippy
 	step build/module-w1 build_clean modules || finish
 	step build/rustfmt make -C "$repo" KDIR="$KDIR" fmt-check
+	step build/install install_check
 	step build/guest-programs guest_programs "$CACHE/guest-bin" || finish
 	step build/initramfs env VPA_GUEST_BIN="$CACHE/guest-bin/all" \
 		bash "$here/initramfs.sh" "$KDIR" "$OUT/initramfs.cpio.gz" || finish
+	# The dpdk suite's program and image, if it is to run.
+	local dpdk=0
+	case " $SUITES " in *:dpdk\ *)
+		rm -f "$OUT/initramfs-dpdk.cpio.gz"
+		mkdir -p "$CACHE/guest-bin/dpdk"
+		step build/dpdk-program make -C "$here/dpdk" OUT="$CACHE/guest-bin/dpdk" &&
+			step build/initramfs-dpdk bash "$here/dpdk/initramfs.sh" "$KDIR" \
+				"$OUT/initramfs-dpdk.cpio.gz" "$CACHE/guest-bin/dpdk/vpa_dpdk" &&
+			dpdk=1 ;;
+	esac
 
 	for s in $SUITES; do
+		if [ "${s#*:}" = dpdk ] && [ $dpdk = 0 ]; then
+			result not-ok "$s" "no DPDK image (see build/ above)"
+			continue
+		fi
 		run_suite "${s%%:*}" "${s#*:}"
 	done
 	echo "# total $(( SECONDS - start ))s"

@@ -17,11 +17,18 @@
 //!   fail with `EBUSY`. When the last write-combining mapping goes the BAR
 //!   returns to uncached.
 //!
+//! A BAR of the device's write-combining policy ([`super::policy`]) is
+//! write-combining from open to close: its kernel mapping is switched at
+//! open, mmap() of its own region maps it write-combining too, and it never
+//! returns to uncached while the device is open.
+//!
 //! Core reads `barmap` without our lock in read/write and keeps pointers into
 //! it for ioeventfds, so the mapping is only replaced while neither is in
 //! flight ([`BarModes::begin_io`]); see Documentation/vfio-pci-alias.rst.
 
+use super::policy::{self, BarSet};
 use crate::vfio::{CoreDevice, NUM_BARS};
+use core::fmt;
 use kernel::prelude::*;
 
 /// Users of one BAR.
@@ -42,13 +49,68 @@ struct Bar {
 /// # Invariants
 ///
 /// For each BAR: `wc` is true iff core's `barmap` entry is an `ioremap_wc()`
-/// mapping made by [`BarModes::map_wc`]; `uc_maps > 0` implies `!wc`.
+/// mapping made by [`BarModes::map_wc`] or [`BarModes::open`];
+/// `uc_maps > 0` implies `!wc`; while `open`, every BAR of `policy` is `wc`.
 #[derive(Default)]
 pub(crate) struct BarModes {
     bars: [Bar; NUM_BARS],
+    /// The device's write-combining policy; kept across opens.
+    policy: BarSet,
+    /// BARs outside the prefetchable default that were already logged.
+    logged: BarSet,
+    /// The device is open (between [`Self::open`] and [`Self::reset`]).
+    open: bool,
 }
 
 impl BarModes {
+    /// No user, `policy` as the write-combining policy.
+    pub(crate) fn new(policy: BarSet) -> Self {
+        Self {
+            policy,
+            ..Self::default()
+        }
+    }
+
+    /// The write-combining policy.
+    pub(crate) fn policy(&self) -> BarSet {
+        self.policy
+    }
+
+    /// Sets the write-combining policy: `EBUSY` while the device is open.
+    pub(crate) fn set_policy(&mut self, core: &CoreDevice, set: BarSet) -> Result {
+        if self.open {
+            return Err(EBUSY);
+        }
+        for bar in set.iter() {
+            if !policy::prefetchable(core, bar) && !self.logged.contains(bar) {
+                self.logged = self.logged.with(bar);
+                dev_info!(
+                    core.device(),
+                    "BAR {bar} is not prefetchable but set write-combining: reads may be speculative or merged\n"
+                );
+            }
+        }
+        self.policy = set;
+        Ok(())
+    }
+
+    /// Whether `bar` is write-combining by policy (and the device open).
+    pub(crate) fn is_policy_wc(&self, bar: usize) -> bool {
+        self.open && self.policy.contains(bar)
+    }
+
+    /// The device was enabled for a new user: the policy's BARs become
+    /// write-combining. On error the caller disables the device again.
+    pub(crate) fn open(&mut self, core: &CoreDevice) -> Result {
+        for bar in self.policy.iter() {
+            // SAFETY: The device is being opened: it has no user yet, so no
+            // read/write, ioeventfd or mapping uses core's mapping.
+            unsafe { core.remap_bar(bar, true) }?;
+            self.bars[bar].wc = true;
+        }
+        self.open = true;
+        Ok(())
+    }
     /// A new uncached mapping of `bar`. `EBUSY` while the BAR is
     /// write-combining.
     pub(crate) fn map_uc(&mut self, bar: usize) -> Result {
@@ -105,14 +167,15 @@ impl BarModes {
 
     /// Core is about to use the kernel mapping of `bar` (read/write, or
     /// creating an ioeventfd if `!allow_wc`, which fails with `EBUSY` while
-    /// the BAR is write-combining). Pair with [`Self::end_io`].
-    pub(crate) fn begin_io(&mut self, bar: usize, allow_wc: bool) -> Result {
+    /// the BAR is write-combining). Returns whether the mapping is
+    /// write-combining. Pair with [`Self::end_io`].
+    pub(crate) fn begin_io(&mut self, bar: usize, allow_wc: bool) -> Result<bool> {
         let b = &mut self.bars[bar];
         if b.wc && !allow_wc {
             return Err(EBUSY);
         }
         b.in_flight += 1;
-        Ok(())
+        Ok(b.wc)
     }
 
     /// Ends [`Self::begin_io`].
@@ -124,8 +187,9 @@ impl BarModes {
 
     /// Takes `bar` back to uncached once nothing needs write-combining.
     fn restore(&mut self, core: &CoreDevice, bar: usize) {
+        let policy = self.is_policy_wc(bar);
         let b = &mut self.bars[bar];
-        if !b.wc || b.wc_maps > 0 || b.in_flight > 0 {
+        if !b.wc || b.wc_maps > 0 || b.in_flight > 0 || policy {
             return;
         }
         // SAFETY: No write-combining mapping, read/write or ioeventfd is
@@ -146,7 +210,42 @@ impl BarModes {
     }
 
     /// Forgets all users: the device was closed (core unmapped the BARs).
+    /// The policy stays.
     pub(crate) fn reset(&mut self) {
-        *self = Self::default();
+        self.bars = Default::default();
+        self.open = false;
+    }
+
+    /// The state of every BAR of `core`, for debugfs: one line per
+    /// implemented BAR.
+    pub(crate) fn show(&self, core: &CoreDevice, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "open: {}", if self.open { "yes" } else { "no" })?;
+        writeln!(f, "wc_bars: {}", self.policy)?;
+        writeln!(f, "bar  kind  type  policy  uc_maps  wc_maps  in_flight")?;
+        for (bar, b) in self.bars.iter().enumerate() {
+            if core.bar_len(bar) == 0 {
+                continue;
+            }
+            let kind = if !core.bar_mmap_capable(bar) {
+                "other"
+            } else if policy::prefetchable(core, bar) {
+                "pref"
+            } else {
+                "mem"
+            };
+            // The kernel mapping's type; none while the device is closed.
+            let ty = match (self.open, b.wc) {
+                (false, _) => "-",
+                (true, true) => "wc",
+                (true, false) => "uc",
+            };
+            let pol = if self.policy.contains(bar) { "wc" } else { "-" };
+            writeln!(
+                f,
+                "{bar:<4} {kind:<5} {ty:<5} {pol:<7} {:<8} {:<8} {}",
+                b.uc_maps, b.wc_maps, b.in_flight
+            )?;
+        }
+        Ok(())
     }
 }

@@ -91,18 +91,35 @@ fn check(dev: &Device, bar: usize, vma: &VmaNew) -> Result {
 }
 
 /// mmap() of a BAR's own region: uncached, as vfio-pci maps it, unless the
-/// BAR is write-combining for an alias right now (`EBUSY`).
+/// BAR is write-combining for an alias right now (`EBUSY`); write-combining
+/// if the BAR is in the device's write-combining policy.
 pub(super) fn mmap_bar(dev: &Device, bar: usize, vma: &VmaNew) -> Result {
     let mut bars = dev.bars.lock();
-    bars.map_uc(bar)?;
+    // A BAR of the write-combining policy is write-combining here too.
+    let wc = bars.is_policy_wc(bar);
+    if wc {
+        bars.map_wc(dev.core(), bar)?;
+    } else {
+        bars.map_uc(bar)?;
+    }
     // Core validates and sets the VMA up; we take over its operations to
     // account for the mapping.
     if let Err(e) = dev.core().mmap(vma) {
-        bars.unmap_uc(bar);
+        if wc {
+            bars.unmap_wc(dev.core(), bar);
+        } else {
+            bars.unmap_uc(bar);
+        }
         return Err(e);
     }
-    // SAFETY: The device outlives the VMA, which holds the device file.
-    unsafe { PfnMap::<BarMap<false>>::install(vma, dev, vma::pgoff(vma), false) };
+    let pgoff = vma::pgoff(vma);
+    if wc {
+        // SAFETY: The device outlives the VMA, which holds the device file.
+        unsafe { PfnMap::<BarMap<true>>::install(vma, dev, pgoff, true) };
+    } else {
+        // SAFETY: As above.
+        unsafe { PfnMap::<BarMap<false>>::install(vma, dev, pgoff, false) };
+    }
     Ok(())
 }
 

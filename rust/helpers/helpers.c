@@ -2,28 +2,8 @@
 #include <linux/mm.h>
 #include <linux/pci.h>
 #include <linux/vfio_pci_core.h>
-#include <linux/moduleparam.h>
 #include <uapi/linux/vfio_pci_alias.h>
 #include "helpers.h"
-
-/*
- * Userspace discovers the feature number here (see the uapi header). The
- * kernel crate's module! parameters cannot be made visible in sysfs, hence C.
- */
-static unsigned int alias_region_feature = VFIO_DEVICE_FEATURE_ALIAS_REGION;
-module_param(alias_region_feature, uint, 0444);
-MODULE_PARM_DESC(alias_region_feature,
-		 "VFIO_DEVICE_FEATURE number of ALIAS_REGION (read-only)");
-
-/* As vfio-pci's: SR-IOV configuration is refused unless enabled. */
-static bool enable_sriov;
-module_param(enable_sriov, bool, 0644);
-MODULE_PARM_DESC(enable_sriov, "Enable support for SR-IOV configuration, as vfio-pci's parameter of that name.");
-
-bool vpa_enable_sriov(void)
-{
-	return READ_ONCE(enable_sriov);
-}
 
 struct vfio_pci_core_device *vpa_alloc_core_device(unsigned long size,
 						   struct device *dev,
@@ -100,6 +80,26 @@ unsigned int vpa_pmd_pfnmap_order(void)
 unsigned int vpa_pud_pfnmap_order(void)
 {
 	return IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP) ? PUD_ORDER : 0;
+}
+
+void vpa_wmb(void)
+{
+	wmb();
+}
+
+int vpa_msix_table_bar(struct pci_dev *pdev)
+{
+	u32 table;
+
+	if (!pdev->msix_cap)
+		return -1;
+	pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table);
+	return table & PCI_MSIX_TABLE_BIR;
+}
+
+unsigned long vpa_bar_flags(struct pci_dev *pdev, int bar)
+{
+	return pci_resource_flags(pdev, bar);
 }
 
 bool vpa_wc_supported(void)

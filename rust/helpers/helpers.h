@@ -50,8 +50,30 @@ void vpa_vma_setup_pfnmap(struct vm_area_struct *vma, bool wc);
 unsigned int vpa_pmd_pfnmap_order(void);
 unsigned int vpa_pud_pfnmap_order(void);
 
-/* The enable_sriov module parameter (vfio-pci's, same semantics). */
+/* wmb(): order writes through a write-combining mapping before what follows. */
+void vpa_wmb(void);
+
+/* The BAR indicator of the MSI-X table (PCI_MSIX_TABLE_BIR), -1 without MSI-X. */
+int vpa_msix_table_bar(struct pci_dev *pdev);
+
+/* pci_resource_flags() of a BAR (IORESOURCE_*). */
+unsigned long vpa_bar_flags(struct pci_dev *pdev, int bar);
+
+/*
+ * Module parameters (params.c), vfio-pci's and ours: enable_sriov,
+ * disable_denylist, the wc default policy string; ids= turned into dynamic
+ * IDs of @drv; nointxmask, disable_idle_d3 and disable_vga latched into a
+ * core device before vfio_pci_core_init_dev(), as vfio-pci's init op does.
+ */
+struct pci_driver;
+struct pci_device_id;
 bool vpa_enable_sriov(void);
+bool vpa_disable_denylist(void);
+const char *vpa_wc_param(void);
+void vpa_latch_core_params(struct vfio_pci_core_device *vdev);
+void vpa_add_ids(struct pci_driver *drv);
+/* vfio-pci's ID table: any device, through driver_override only. */
+const struct pci_device_id *vpa_pci_id_table(void);
 
 /* Whether the platform can map I/O memory write-combining (x86: PAT). */
 bool vpa_wc_supported(void);

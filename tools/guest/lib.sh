@@ -8,6 +8,8 @@ VPA_MODE=${VPA_MODE:-iommu}
 VPA_MODULE=$VPA_DIR/vfio_pci_alias.ko
 ALIAS_DRIVER=vfio-pci-alias
 ALIAS_MODNAME=vfio_pci_alias
+# The drop-in build: module vfio_pci, PCI driver vfio-pci.
+DROPIN_MODULE=$VPA_DIR/vfio-pci.ko
 
 # Fixed by tools/qemu.sh (-device ...,addr=).
 EDU_BDF=0000:00:04.0
@@ -130,4 +132,27 @@ load_alias() {
 unload_alias() {
 	rmmod "$ALIAS_MODNAME" || { fail "rmmod $ALIAS_MODNAME"; return 1; }
 	! is_loaded "$ALIAS_MODNAME" || { fail "$ALIAS_MODNAME still loaded"; return 1; }
+}
+
+# Replace the kernel's vfio-pci by the drop-in build (insmod, with PARAMS).
+# Nothing may be bound to vfio-pci. Returns 1 if the load fails.
+load_dropin() { # load_dropin [PARAMS...]
+	[ -e "$DROPIN_MODULE" ] || { fail "$DROPIN_MODULE is not in the initramfs"; return 1; }
+	if is_loaded vfio_pci; then
+		rmmod vfio_pci || { fail "rmmod vfio_pci"; return 1; }
+	fi
+	insmod "$DROPIN_MODULE" "$@"
+}
+
+# Whether the loaded vfio_pci is the drop-in (it has our parameter).
+dropin_loaded() {
+	[ -e /sys/module/vfio_pci/parameters/alias_region_feature ]
+}
+
+# Back to the kernel's vfio-pci.
+unload_dropin() {
+	if is_loaded vfio_pci; then
+		rmmod vfio_pci || { fail "rmmod vfio_pci"; return 1; }
+	fi
+	mod vfio_pci
 }

@@ -6,7 +6,7 @@
 
 . /vpa/lib.sh
 
-SUITE=vfio_pci_alias_region_table
+SUITES="vfio_pci_alias_region_table vfio_pci_alias_denylist"
 
 main() {
 	local rc=0 n
@@ -15,12 +15,14 @@ main() {
 	n=$(dmesg | wc -l)
 	load_alias || return 1
 	dmesg | tail -n +$((n + 1)) >/tmp/kunit.txt
-	# Case lines are indented inside the suite's subtest.
-	sed -n "/# Subtest: $SUITE/,/^ok [0-9]* $SUITE\|^not ok [0-9]* $SUITE/p" /tmp/kunit.txt >/tmp/kunit.suite
-	grep -q "^ok [0-9]* $SUITE" /tmp/kunit.suite || rc=1
-	sed -n -e "s/^ \{4\}ok [0-9]* \([a-z_]*\).*/VPA-TEST: ok kunit\/$SUITE\/\1/p" \
-	       -e "s/^ \{4\}not ok [0-9]* \([a-z_]*\).*/VPA-TEST: not ok kunit\/$SUITE\/\1/p" /tmp/kunit.suite
-	grep -q '^ \{4\}ok ' /tmp/kunit.suite || { fail "no KUnit case of $SUITE ran"; rc=1; }
+	for SUITE in $SUITES; do
+		# Case lines are indented inside the suite's subtest.
+		sed -n "/# Subtest: $SUITE/,/^ok [0-9]* $SUITE\|^not ok [0-9]* $SUITE/p" /tmp/kunit.txt >/tmp/kunit.suite
+		grep -q "^ok [0-9]* $SUITE" /tmp/kunit.suite || rc=1
+		sed -n -e "s/^ \{4\}ok [0-9]* \([a-z_]*\).*/VPA-TEST: ok kunit\/$SUITE\/\1/p" \
+		       -e "s/^ \{4\}not ok [0-9]* \([a-z_]*\).*/VPA-TEST: not ok kunit\/$SUITE\/\1/p" /tmp/kunit.suite
+		grep -q '^ \{4\}ok ' /tmp/kunit.suite || { fail "no KUnit case of $SUITE ran"; rc=1; }
+	done
 	unload_alias || rc=1
 	return $rc
 }

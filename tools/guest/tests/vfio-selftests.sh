@@ -5,6 +5,8 @@
 # tools/selftests.sh) with the test devices bound to each driver in turn.
 #
 #   vfio-selftests.sh [DRIVER...]     default: vfio-pci vfio-pci-alias
+#                                     vfio-pci-dropin (the drop-in vfio-pci.ko,
+#                                     loaded in place of the kernel's)
 #   env VPA_SELFTEST_DRIVERS          same, if no arguments (space or comma list)
 #   env VPA_SELFTEST_TIMEOUT          per binary run, seconds (default 600)
 #   env VPA_SELFTEST_ONLY             run only these binaries (space or comma list)
@@ -90,13 +92,19 @@ memory_restore() {
 # vfio-pci-core, so on any other driver it fails there by design.
 vf_driver_assert() { # vf_driver_assert TEST DRIVER
 	[ "$1" = vfio_pci_sriov_uapi_test ] && [ "$2" != vfio-pci ] &&
+		[ "$2" != "$DROPIN" ] &&
 		grep -q 'strcmp(vf_driver, "vfio-pci") == 0' "$OUT" &&
 		! grep -q '^ok [0-9]' "$OUT"
 }
 
+# The drop-in vfio-pci.ko under its own name in results; it binds as
+# "vfio-pci".
+DROPIN=vfio-pci-dropin
+
 # run_one TEST DRIVER TAG: bind the devices, run the binary, report.
 run_one() {
-	local t=$1 drv=$2 tag=$3 name bdf rc=0 verdict t0
+	local t=$1 drv=$2 tag=$3 name bdf rc=0 verdict t0 bind=$2
+	[ "$drv" != "$DROPIN" ] || bind=vfio-pci
 	name=$(run_name "$t" "$drv" "$tag")
 	if [ ! -x "$BIN/$t" ]; then
 		echo "VPA-TEST: ok $name # SKIP not built"
@@ -104,7 +112,7 @@ run_one() {
 		return 0
 	fi
 	for bdf in $(bdfs_of "$tag"); do
-		bind_to "$bdf" "$drv" || rc=1
+		bind_to "$bdf" "$bind" || rc=1
 	done
 	if [ $rc = 0 ]; then
 		info "running $BIN/$t $(bdfs_of "$tag")"
@@ -165,7 +173,7 @@ allow_sriov() {
 
 main() {
 	local drv t tag
-	DRIVERS=${*:-${VPA_SELFTEST_DRIVERS:-vfio-pci $ALIAS_DRIVER}}
+	DRIVERS=${*:-${VPA_SELFTEST_DRIVERS:-vfio-pci $ALIAS_DRIVER $DROPIN}}
 	DRIVERS=$(echo "$DRIVERS" | tr , ' ')
 	ONLY=$(echo "${VPA_SELFTEST_ONLY:-}" | tr , ' ')
 	if [ "$VPA_MODE" != iommu ]; then
@@ -178,6 +186,11 @@ main() {
 	: >"$RESULTS"
 	memory_setup
 	for drv in $DRIVERS; do
+		if [ "$drv" = "$DROPIN" ]; then
+			# In place of the kernel's vfio-pci, as `make install` puts it.
+			load_dropin enable_sriov=1 || return 1
+			dropin_loaded || { fail "vfio_pci is not the drop-in"; return 1; }
+		fi
 		echo "$PLAN" | while read -r t tag; do
 			[ -n "$t" ] || continue
 			case " ${ONLY:-$t} " in *" $t "*) ;; *) continue ;; esac
@@ -185,6 +198,7 @@ main() {
 		done
 	done
 	memory_restore
+	case " $DRIVERS " in *" $DROPIN "*) unload_dropin || return 1 ;; esac
 	compare
 }
 

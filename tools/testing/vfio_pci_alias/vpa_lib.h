@@ -34,11 +34,17 @@ static inline const char *vpa_env_bdf(const char *var)
 	return v ? v : "";
 }
 
-/* The feature number the loaded driver implements (see the uapi header). */
+/*
+ * The feature number the loaded driver implements (see the uapi header):
+ * vfio_pci_alias's, or the drop-in vfio_pci's.
+ */
 static inline unsigned int vpa_feature_number(void)
 {
 	unsigned int nr = VFIO_DEVICE_FEATURE_ALIAS_REGION;
 	FILE *f = fopen("/sys/module/vfio_pci_alias/parameters/alias_region_feature", "r");
+
+	if (!f)
+		f = fopen("/sys/module/vfio_pci/parameters/alias_region_feature", "r");
 
 	if (f) {
 		if (fscanf(f, "%u", &nr) != 1)

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The core device: the `struct vfio_pci_core_device` `vfio_pci_core` keeps
+//! for one PCI function, and the core functions a variant driver calls.
+
+use super::{InfoCaps, RegionInfo, NUM_BARS};
+use crate::{bindings, vma::Fault};
+use core::ptr;
+use kernel::{
+    device,
+    error::to_result,
+    ffi::{c_int, c_ulong},
+    mm::virt::VmaNew,
+    prelude::*,
+    types::Opaque,
+    uaccess::UserPtr,
+};
+
+/// A `struct vfio_pci_core_device`: the state `vfio_pci_core` keeps for one
+/// PCI function.
+///
+/// # Invariants
+///
+/// The wrapped structure was initialised by `vfio_pci_core_init_dev()` and is
+/// not yet released by `vfio_pci_core_release_dev()`.
+#[repr(transparent)]
+pub(crate) struct CoreDevice(Opaque<bindings::vfio_pci_core_device>);
+
+// SAFETY: `vfio_pci_core` serialises access to its state with its own locks;
+// the methods below only call functions that are safe to call from any thread.
+unsafe impl Send for CoreDevice {}
+// SAFETY: See `Send`.
+unsafe impl Sync for CoreDevice {}
+
+impl CoreDevice {
+    /// Returns the raw `struct vfio_pci_core_device`.
+    pub(crate) fn as_raw(&self) -> *mut bindings::vfio_pci_core_device {
+        self.0.get()
+    }
+
+    /// Returns the embedded `struct vfio_device`.
+    fn vfio(&self) -> *mut bindings::vfio_device {
+        // SAFETY: `self.as_raw()` is valid by the type invariant; no reference
+        // is created.
+        unsafe { &raw mut (*self.as_raw()).vdev }
+    }
+
+    /// Returns the PCI function's `struct device`.
+    pub(crate) fn device(&self) -> &device::Device {
+        // SAFETY: `pdev` was set by `vfio_pci_core_init_dev()` and the PCI
+        // device outlives its vfio device, which holds a reference on it.
+        unsafe { device::Device::from_raw(&raw mut (*(*self.as_raw()).pdev).dev) }
+    }
+
+    /// `vfio_pci_core_enable()`: enable the device for a new user.
+    pub(crate) fn enable(&self) -> Result {
+        // SAFETY: `self.as_raw()` is valid by the type invariant.
+        to_result(unsafe { bindings::vfio_pci_core_enable(self.as_raw()) })
+    }
+
+    /// `vfio_pci_core_finish_enable()`: complete [`Self::enable`].
+    pub(crate) fn finish_enable(&self) {
+        // SAFETY: `self.as_raw()` is valid by the type invariant.
+        unsafe { bindings::vfio_pci_core_finish_enable(self.as_raw()) }
+    }
+
+    /// `vfio_pci_core_disable()`: undo [`Self::enable`] when the open fails
+    /// before [`Self::finish_enable`].
+    pub(crate) fn disable(&self) {
+        // SAFETY: `self.as_raw()` is valid by the type invariant.
+        unsafe { bindings::vfio_pci_core_disable(self.as_raw()) }
+    }
+
+    /// `vfio_pci_core_close_device()`: the last user is gone.
+    pub(crate) fn close(&self) {
+        // SAFETY: `self.vfio()` is valid by the type invariant.
+        unsafe { bindings::vfio_pci_core_close_device(self.vfio()) }
+    }
+
+    /// `vfio_pci_core_ioctl()`.
+    pub(crate) fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
+        // SAFETY: `self.vfio()` is valid by the type invariant; `arg` is
+        // the user's argument, which core validates as any ioctl does.
+        let ret = unsafe { bindings::vfio_pci_core_ioctl(self.vfio(), cmd, arg as c_ulong) };
+        errno_or(ret as isize)
+    }
+
+    /// `vfio_pci_ioctl_get_region_info()`: fill `info` and `caps` for
+    /// `info.index`.
+    pub(crate) fn region_info(&self, info: &mut RegionInfo, caps: &mut InfoCaps) -> Result {
+        // SAFETY: `self.vfio()` is valid by the type invariant; `info` and
+        // `caps` are valid for writes as their types guarantee.
+        to_result(unsafe {
+            bindings::vfio_pci_ioctl_get_region_info(self.vfio(), info.as_raw(), caps.as_raw())
+        })
+    }
+
+    /// `vfio_pci_core_ioctl_feature()`.
+    pub(crate) fn device_feature(&self, flags: u32, arg: UserPtr, argsz: usize) -> Result {
+        // SAFETY: `self.vfio()` is valid by the type invariant; `arg` is a
+        // user pointer, which core only uses through `copy_{from,to}_user`.
+        to_result(unsafe {
+            bindings::vfio_pci_core_ioctl_feature(self.vfio(), flags, arg.as_mut_ptr(), argsz)
+        })
+    }
+
+    /// `vfio_pci_core_read()`.
+    pub(crate) fn read(&self, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
+        // SAFETY: `self.vfio()` is valid by the type invariant; `buf` is a
+        // user pointer and `pos` a valid `loff_t`.
+        errno_or(unsafe {
+            bindings::vfio_pci_core_read(self.vfio(), buf.as_mut_ptr().cast(), count, pos)
+        })
+    }
+
+    /// `vfio_pci_core_write()`.
+    pub(crate) fn write(&self, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
+        // SAFETY: As in `read`.
+        errno_or(unsafe {
+            bindings::vfio_pci_core_write(self.vfio(), buf.as_const_ptr().cast(), count, pos)
+        })
+    }
+
+    /// `vfio_pci_core_mmap()`.
+    pub(crate) fn mmap(&self, vma: &VmaNew) -> Result {
+        // SAFETY: `self.vfio()` is valid by the type invariant, `vma` is the
+        // VMA being set up by the `mmap` call core is serving.
+        to_result(unsafe { bindings::vfio_pci_core_mmap(self.vfio(), vma.as_ptr()) })
+    }
+}
+
+impl CoreDevice {
+    /// Number of device-specific regions core registered at open, which come
+    /// after the fixed ones.
+    pub(crate) fn dev_regions(&self) -> u32 {
+        // SAFETY: Valid by the type invariant; only changes during open.
+        unsafe { (*self.as_raw()).num_regions as u32 }
+    }
+
+    /// Whether core lets userspace mmap() `bar`.
+    pub(crate) fn bar_mmap_supported(&self, bar: usize) -> bool {
+        // SAFETY: Valid by the type invariant; set at open.
+        bar < NUM_BARS && unsafe { (*self.as_raw()).bar_mmap_supported[bar] }
+    }
+
+    fn pdev(&self) -> *mut bindings::pci_dev {
+        // SAFETY: Valid by the type invariant; `pdev` is set at init.
+        unsafe { (*self.as_raw()).pdev }
+    }
+
+    /// `pci_resource_len()` of `bar`.
+    pub(crate) fn bar_len(&self, bar: usize) -> u64 {
+        // SAFETY: `pdev()` is valid; `bar` is a standard BAR.
+        unsafe { bindings::vpa_bar_len(self.pdev(), bar as c_int) }
+    }
+
+    /// `pci_resource_start()` of `bar`.
+    pub(crate) fn bar_start(&self, bar: usize) -> u64 {
+        // SAFETY: `pdev()` is valid; `bar` is a standard BAR.
+        unsafe { bindings::vpa_bar_start(self.pdev(), bar as c_int) }
+    }
+
+    /// Whether `bar` is a memory BAR that `vfio_pci_core_enable()` will let
+    /// userspace mmap(): a non-empty memory resource, at least a page long
+    /// or starting on a page boundary.
+    pub(crate) fn bar_mmap_capable(&self, bar: usize) -> bool {
+        if bar >= NUM_BARS || self.bar_flags(bar) & u64::from(bindings::IORESOURCE_MEM) == 0 {
+            return false;
+        }
+        let (start, len) = (self.bar_start(bar), self.bar_len(bar));
+        let page = bindings::PAGE_SIZE as u64;
+        len != 0 && (len >= page || start % page == 0)
+    }
+
+    /// `pci_resource_flags()` of `bar` (`IORESOURCE_*`).
+    pub(crate) fn bar_flags(&self, bar: usize) -> u64 {
+        // SAFETY: `pdev()` is valid; `bar` is a standard BAR.
+        unsafe { bindings::vpa_bar_flags(self.pdev(), bar as c_int) as u64 }
+    }
+
+    /// The BAR holding the MSI-X table, read from config space (valid
+    /// whether or not the device is open), if the device has MSI-X.
+    pub(crate) fn msix_table_bar(&self) -> Option<usize> {
+        // SAFETY: `pdev()` is valid; config reads are allowed while bound.
+        let bar = unsafe { bindings::vpa_msix_table_bar(self.pdev()) };
+        usize::try_from(bar).ok().filter(|&b| b < NUM_BARS)
+    }
+
+    /// The BAR holding the MSI-X table, if the device has MSI-X.
+    pub(crate) fn msix_bar(&self) -> Option<usize> {
+        // SAFETY: Valid by the type invariant; set at open.
+        let bar = unsafe { (*self.as_raw()).msix_bar } as usize;
+        (bar < NUM_BARS).then_some(bar)
+    }
+
+    /// Number of ioeventfds the user has registered.
+    pub(crate) fn ioeventfds(&self) -> i32 {
+        // SAFETY: Valid by the type invariant. A racy read: callers exclude
+        // new ioeventfds by other means.
+        unsafe { ptr::read_volatile(&raw const (*self.as_raw()).ioeventfds_nr) }
+    }
+
+    /// Replaces core's kernel mapping of `bar` (`barmap[bar]`, an uncached
+    /// `pci_iomap()` since open) with a write-combining one, or back.
+    ///
+    /// The old mapping is removed first: x86 PAT allows one memory type per
+    /// physical range, so the new type is only granted when no mapping of the
+    /// other type is left.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may use `barmap[bar]` during the call or hold on to the old
+    /// value after it: no read/write of the BAR in flight, no ioeventfd on the
+    /// device, no user mapping of the BAR.
+    pub(crate) unsafe fn remap_bar(&self, bar: usize, wc: bool) -> Result {
+        let core = self.as_raw();
+        // SAFETY: Valid by the type invariant; exclusive use by the safety
+        // requirements.
+        let old = unsafe { (*core).barmap[bar] };
+        if old.is_null() || (old as usize) >= (-(bindings::MAX_ERRNO as isize)) as usize {
+            return Err(ENODEV);
+        }
+        // SAFETY: `old` came from `pci_iomap()` or from an earlier call.
+        unsafe { bindings::pci_iounmap(self.pdev(), old) };
+        let new = if wc {
+            // SAFETY: Maps the BAR's own physical range.
+            unsafe { bindings::ioremap_wc(self.bar_start(bar), self.bar_len(bar) as usize) }
+        } else {
+            // SAFETY: As core maps it at open.
+            unsafe { bindings::pci_iomap(self.pdev(), bar as c_int, 0) }
+        };
+        if !new.is_null() {
+            // SAFETY: Exclusive use by the safety requirements.
+            unsafe { (*core).barmap[bar] = new };
+            return Ok(());
+        }
+        // Go back to what core had, so that read/write keep working.
+        // SAFETY: As core maps it at open.
+        let back = unsafe { bindings::pci_iomap(self.pdev(), bar as c_int, 0) };
+        let back = if back.is_null() {
+            ENOMEM.to_ptr()
+        } else {
+            back
+        };
+        // SAFETY: Exclusive use by the safety requirements; core copes with an
+        // error pointer there, as after a failed map at open.
+        unsafe { (*core).barmap[bar] = back };
+        Err(ENOMEM)
+    }
+
+    /// Inserts `pfn` for the fault `vmf` with `vfio_pci_vmf_insert_pfn()`
+    /// under `memory_lock`, which fails with SIGBUS while the device's memory
+    /// decoding is off or it is in low power.
+    pub(crate) fn insert_pfn(&self, vmf: &Fault, pfn: u64, order: u32) -> u32 {
+        // SAFETY: Valid by the type invariant.
+        let lock = unsafe { &raw mut (*self.as_raw()).memory_lock };
+        // SAFETY: `lock` is core's initialised rwsem; the fault path may sleep.
+        unsafe { bindings::down_read(lock) };
+        // SAFETY: `memory_lock` is held for read, as required; `vmf` is the
+        // fault being handled.
+        let ret = unsafe {
+            bindings::vfio_pci_vmf_insert_pfn(self.as_raw(), vmf.as_raw(), pfn as usize, order)
+        };
+        // SAFETY: Taken above.
+        unsafe { bindings::up_read(lock) };
+        ret
+    }
+}
+
+/// Converts a `ssize_t`-style return value into a [`Result`].
+fn errno_or(ret: isize) -> Result<isize> {
+    if ret < 0 {
+        // The value is a negative errno, which fits in `c_int`.
+        Err(Error::from_errno(ret as c_int))
+    } else {
+        Ok(ret)
+    }
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * How a user mapping of a BAR is really cached, from what the kernel shows
+ * (x86): the cache bits of the page-table entry that maps an address in
+ * this process (/sys/kernel/debug/page_tables/current_kernel, from
+ * CONFIG_PTDUMP_DEBUGFS) and the PAT memtype recorded for the BAR's
+ * physical range (/sys/kernel/debug/x86/pat_memtype_list). Also the test
+ * pattern generator whose output the host compares with ivshmem's backing
+ * file (tools/ivshmem_check.py).
+ *
+ * Shared by wc_test.c and tools/dpdk/vpa_dpdk.c; plain libc only.
+ */
+#ifndef VPA_PGTABLE_H
+#define VPA_PGTABLE_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PTDUMP "/sys/kernel/debug/page_tables/current_kernel"
+#define PATLIST "/sys/kernel/debug/x86/pat_memtype_list"
+
+#define PTE_WC	1	/* PWT, PAT index 1: write-combining */
+#define PTE_UCM	2	/* PCD, PAT index 2: uncached-minus */
+
+/* Physical start of BAR @bar of @dev from sysfs. */
+static inline uint64_t bar_phys(const char *dev, int bar)
+{
+	char path[PATH_MAX];
+	unsigned long long start = 0, end, flags;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", dev);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	for (i = 0; i <= bar; i++)
+		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3)
+			start = 0;
+	fclose(f);
+	return start;
+}
+
+/*
+ * Cache flags of the page-table entry mapping @addr in this process:
+ * "PWT"/"PCD" presence as bits 1/2, 0 for neither, -1 if not mapped.
+ * @level receives the entry's level ("pte", "pmd", "pud").
+ */
+static inline int pte_cache_bits(void *addr, char *level)
+{
+	unsigned long a = (unsigned long)addr, s, e;
+	char line[256];
+	int ret = -1;
+	FILE *f = fopen(PTDUMP, "r");
+
+	if (!f)
+		return -2;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "0x%lx-0x%lx", &s, &e) != 2 || a < s || a >= e)
+			continue;
+		/* Unmapped ranges are listed without a level's flags. */
+		if (!strstr(line, "USR"))
+			break;
+		ret = (strstr(line, " PWT ") ? 1 : 0) | (strstr(line, " PCD ") ? 2 : 0);
+		if (level)
+			sscanf(strrchr(line, ' ') + 1, "%7s", level);
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* The PAT memtype recorded for physical address @phys, or "". */
+static inline void pat_type(uint64_t phys, char *out, size_t len)
+{
+	unsigned long long s, e;
+	char line[256], type[64];
+	FILE *f = fopen(PATLIST, "r");
+
+	snprintf(out, len, "%s", "");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PAT: [mem 0x%llx-0x%llx] %63s", &s, &e, type) == 3 &&
+		    phys >= s && phys < e) {
+			snprintf(out, len, "%s", type);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* The generator the host's check (tools/ivshmem_check.py) reproduces. */
+static inline uint32_t xorshift32(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+#endif /* VPA_PGTABLE_H */
