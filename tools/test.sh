@@ -27,7 +27,7 @@ repo=$(dirname "$here")
 . "$here/lib.sh"
 
 OUT=${VPA_OUT:-$repo/out}
-SUITES=${VPA_SUITES:-"iommu:smoke iommu:alias iommu:selftests noiommu:smoke noiommu:alias"}
+SUITES=${VPA_SUITES:-"iommu:smoke iommu:alias iommu:selftests noiommu:smoke noiommu:alias iommu:dpdk noiommu:dpdk"}
 mkdir -p "$OUT"
 N=0
 PASSED=0
