@@ -253,6 +253,8 @@ report_timing() {
 	up=$(sed -n 's/^VPA-INFO: userspace up at \([0-9.]*\)s.*/\1/p' "$clean" | head -n1)
 	log "timing: QEMU wall ${WALL}s, guest userspace at ${up:-?}s uptime"
 	grep -a '^VPA-INFO: .* exited .* after' "$clean" | sed 's/^VPA-INFO: /    /' >&2 || true
+	# What the DPDK program measured: port counters, mappings' PTE and PAT.
+	grep -a '^VPA-DPDK: ' "$clean" | sed 's/^/    /' >&2 || true
 }
 
 main() {
