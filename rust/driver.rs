@@ -164,8 +164,10 @@ impl vfio::Driver for AliasDevice {
 
     fn open_device(dev: &Device) -> Result {
         dev.core().enable()?;
-        // The policy's BARs are write-combining from here to close.
-        if let Err(e) = dev.bars.lock().open(dev.core()) {
+        // The policy's BARs are write-combining from here to close. (The
+        // guard must be gone before the error path locks again.)
+        let opened = dev.bars.lock().open(dev.core());
+        if let Err(e) = opened {
             dev.bars.lock().reset();
             dev.core().disable();
             return Err(e);
