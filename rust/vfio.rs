@@ -10,7 +10,8 @@
 //! `vfio_alloc_device()` does for C variant drivers, and reached through
 //! [`Device`]. Every `vfio_device_ops` entry of vfio-pci exists; those the
 //! driver does not implement go straight to the `vfio_pci_core` function, so
-//! behaviour equals vfio-pci's unless a method overrides it.//!
+//! behaviour equals vfio-pci's unless a method overrides it.
+//!
 //! Layout: [`core_device`] wraps `vfio_pci_core`'s device, [`info`] the uAPI
 //! values a driver fills in, [`driver`] the trait and the `vfio_device_ops`
 //! glue, [`registration`] probe and remove.

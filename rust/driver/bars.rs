@@ -111,9 +111,29 @@ impl BarModes {
         self.open = true;
         Ok(())
     }
+
+    /// A new mapping of `bar`, write-combining if `wc` ([`Self::map_wc`]),
+    /// else uncached ([`Self::map_uc`]).
+    pub(crate) fn map(&mut self, core: &CoreDevice, bar: usize, wc: bool) -> Result {
+        if wc {
+            self.map_wc(core, bar)
+        } else {
+            self.map_uc(bar)
+        }
+    }
+
+    /// A mapping of `bar` made by [`Self::map`] with `wc` went away.
+    pub(crate) fn unmap(&mut self, core: &CoreDevice, bar: usize, wc: bool) {
+        if wc {
+            self.unmap_wc(core, bar);
+        } else {
+            self.unmap_uc(bar);
+        }
+    }
+
     /// A new uncached mapping of `bar`. `EBUSY` while the BAR is
     /// write-combining.
-    pub(crate) fn map_uc(&mut self, bar: usize) -> Result {
+    fn map_uc(&mut self, bar: usize) -> Result {
         let b = &mut self.bars[bar];
         if b.wc {
             return Err(EBUSY);
@@ -123,7 +143,7 @@ impl BarModes {
     }
 
     /// An uncached mapping of `bar` went away.
-    pub(crate) fn unmap_uc(&mut self, bar: usize) {
+    fn unmap_uc(&mut self, bar: usize) {
         let b = &mut self.bars[bar];
         b.uc_maps = b.uc_maps.saturating_sub(1);
     }
@@ -131,7 +151,7 @@ impl BarModes {
     /// A new write-combining mapping of `bar`, switching the BAR's kernel
     /// mapping to write-combining first if needed. `EBUSY` if an uncached
     /// mapping, an ioeventfd or a read/write is in the way.
-    pub(crate) fn map_wc(&mut self, core: &CoreDevice, bar: usize) -> Result {
+    fn map_wc(&mut self, core: &CoreDevice, bar: usize) -> Result {
         let b = &mut self.bars[bar];
         if !b.wc {
             if b.uc_maps > 0 || b.in_flight > 0 || core.ioeventfds() > 0 {
@@ -149,7 +169,7 @@ impl BarModes {
 
     /// A write-combining mapping of `bar` went away; the last one takes the
     /// BAR back to uncached.
-    pub(crate) fn unmap_wc(&mut self, core: &CoreDevice, bar: usize) {
+    fn unmap_wc(&mut self, core: &CoreDevice, bar: usize) {
         let b = &mut self.bars[bar];
         b.wc_maps = b.wc_maps.saturating_sub(1);
         self.restore(core, bar);

@@ -41,13 +41,9 @@ impl<const WC: bool> PfnMapOps for BarMap<WC> {
     }
 
     fn close(dev: &Device, vma: &VmaRef) {
-        let bar = bar_of(vma::pgoff(vma));
-        let mut bars = dev.bars.lock();
-        if WC {
-            bars.unmap_wc(dev.core(), bar);
-        } else {
-            bars.unmap_uc(bar);
-        }
+        dev.bars
+            .lock()
+            .unmap(dev.core(), bar_of(vma::pgoff(vma)), WC);
     }
 
     fn fault(dev: &Device, vmf: &Fault, order: u32) -> VmFault {
@@ -97,29 +93,14 @@ pub(super) fn mmap_bar(dev: &Device, bar: usize, vma: &VmaNew) -> Result {
     let mut bars = dev.bars.lock();
     // A BAR of the write-combining policy is write-combining here too.
     let wc = bars.is_policy_wc(bar);
-    if wc {
-        bars.map_wc(dev.core(), bar)?;
-    } else {
-        bars.map_uc(bar)?;
-    }
+    bars.map(dev.core(), bar, wc)?;
     // Core validates and sets the VMA up; we take over its operations to
     // account for the mapping.
     if let Err(e) = dev.core().mmap(vma) {
-        if wc {
-            bars.unmap_wc(dev.core(), bar);
-        } else {
-            bars.unmap_uc(bar);
-        }
+        bars.unmap(dev.core(), bar, wc);
         return Err(e);
     }
-    let pgoff = vma::pgoff(vma);
-    if wc {
-        // SAFETY: The device outlives the VMA, which holds the device file.
-        unsafe { PfnMap::<BarMap<true>>::install(vma, dev, pgoff, true) };
-    } else {
-        // SAFETY: As above.
-        unsafe { PfnMap::<BarMap<false>>::install(vma, dev, pgoff, false) };
-    }
+    install(dev, vma, vma::pgoff(vma), wc);
     Ok(())
 }
 
@@ -134,15 +115,20 @@ pub(super) fn mmap_alias(dev: &Device, i: usize, vma: &VmaNew) -> Result {
     let in_region = vma::pgoff(vma) & ((1 << PGOFF_SHIFT) - 1);
     let pgoff = (bar << PGOFF_SHIFT) | in_region;
     let wc = alias.attrs & bindings::VFIO_ALIAS_ATTR_WC != 0;
-    let mut bars = dev.bars.lock();
+    dev.bars.lock().map(dev.core(), bar, wc)?;
+    install(dev, vma, pgoff, wc);
+    Ok(())
+}
+
+/// Gives `vma`, a mapping of the BAR page `pgoff` accounted by
+/// [`BarModes::map`](super::bars::BarModes::map), our VMA operations and
+/// the page protection of its memory type.
+fn install(dev: &Device, vma: &VmaNew, pgoff: usize, wc: bool) {
     if wc {
-        bars.map_wc(dev.core(), bar)?;
         // SAFETY: The device outlives the VMA, which holds the device file.
         unsafe { PfnMap::<BarMap<true>>::install(vma, dev, pgoff, true) };
     } else {
-        bars.map_uc(bar)?;
         // SAFETY: As above.
         unsafe { PfnMap::<BarMap<false>>::install(vma, dev, pgoff, false) };
     }
-    Ok(())
 }

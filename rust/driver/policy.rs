@@ -38,12 +38,6 @@ impl BarSet {
     }
 }
 
-impl FromIterator<usize> for BarSet {
-    fn from_iter<I: IntoIterator<Item = usize>>(bars: I) -> Self {
-        bars.into_iter().fold(Self::default(), Self::with)
-    }
-}
-
 impl fmt::Display for BarSet {
     /// The form the parser takes back: `none`, or `2` or `2,4`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
