@@ -4,12 +4,13 @@
 // (rust/vfio_pci_alias.rs, rust/vfio_pci.rs) through `include!`: each root
 // adds its `module!` and the driver name, nothing else differs.
 //
-// Thin safe abstractions over the C side ([`bindings`], [`vfio`],
+// Thin safe abstractions over the C side ([`bindings`], [`vfio`], [`gate`],
 // [`pci_driver`], [`sysfs`], [`vma`], [`region_table`], [`uapi`]), and the
 // driver policy in [`driver`], which uses only those abstractions.
 
 mod bindings;
 mod driver;
+mod gate;
 mod pci_driver;
 mod region_table;
 mod sysfs;

@@ -26,7 +26,7 @@ use crate::{
     vfio::{self, InfoCaps, RegionInfo},
 };
 use alias::Alias;
-use bars::BarModes;
+use bars::Bars;
 use core::fmt::{self, Write};
 use kernel::{
     debugfs::Dir,
@@ -49,7 +49,7 @@ pub(crate) struct AliasDevice {
     aliases: RegionTable<Alias>,
     /// Memory type and users of each BAR.
     #[pin]
-    bars: Mutex<BarModes>,
+    bars: Bars,
 }
 
 /// A vfio device of this driver.
@@ -83,24 +83,22 @@ impl AliasDevice {
         }
     }
 
-    /// Runs `io`, a call into core that uses its kernel mapping of `bar`,
-    /// counted as in flight so that the BAR's memory type cannot change
-    /// under it ([`BarModes::begin_io`]; `allow_wc` as there). With `fence`,
-    /// writes through a write-combining mapping are flushed before this
-    /// returns, so that a write() is as ordered as under vfio-pci.
+    /// Runs `io`, a read or write by core through its kernel mapping of
+    /// `bar`, inside the BAR's gate so that the BAR's memory type cannot
+    /// change under it ([`Bars::enter`]). With `fence`, writes through a
+    /// write-combining mapping are flushed before this returns, so that a
+    /// write() is as ordered as under vfio-pci.
     fn bar_io<R>(
         dev: &Device,
         bar: usize,
-        allow_wc: bool,
         fence: bool,
         io: impl FnOnce() -> Result<R>,
     ) -> Result<R> {
-        let wc = dev.bars.lock().begin_io(bar, allow_wc)?;
+        let inside = dev.bars.enter(dev.core(), bar)?;
         let ret = io();
-        if wc && fence {
+        if inside.wc() && fence {
             vfio::wmb();
         }
-        dev.bars.lock().end_io(dev.core(), bar);
         ret
     }
 
@@ -122,7 +120,7 @@ impl AliasDevice {
                 (alias.target as usize, at as i64)
             }
         };
-        let done = Self::bar_io(dev, bar, true, fence, || io(&mut at))?;
+        let done = Self::bar_io(dev, bar, fence, || io(&mut at))?;
         *pos += done as i64;
         Ok(done)
     }
@@ -146,7 +144,7 @@ impl vfio::Driver for AliasDevice {
         try_pin_init!(Self {
             view <- new_mutex!(None),
             aliases <- RegionTable::new(alias::MAX_ALIASES),
-            bars <- new_mutex!(BarModes::new(policy)),
+            bars <- Bars::new(policy),
         })
     }
 
@@ -164,11 +162,9 @@ impl vfio::Driver for AliasDevice {
 
     fn open_device(dev: &Device) -> Result {
         dev.core().enable()?;
-        // The policy's BARs are write-combining from here to close. (The
-        // guard must be gone before the error path locks again.)
-        let opened = dev.bars.lock().open(dev.core());
-        if let Err(e) = opened {
-            dev.bars.lock().reset();
+        // The policy's BARs are write-combining from here to close.
+        if let Err(e) = dev.bars.open(dev.core()) {
+            dev.bars.reset();
             dev.core().disable();
             return Err(e);
         }
@@ -180,7 +176,7 @@ impl vfio::Driver for AliasDevice {
         dev.core().close();
         // Aliases live for one open of the device, like core's own regions.
         dev.aliases.clear();
-        dev.bars.lock().reset();
+        dev.bars.reset();
     }
 
     fn ioctl(dev: &Device, cmd: u32, arg: usize) -> Result<isize> {
@@ -203,7 +199,8 @@ impl vfio::Driver for AliasDevice {
                     // An ioeventfd keeps core's kernel mapping of the BAR:
                     // not while that BAR is write-combining.
                     Region::Bar(bar) => {
-                        Self::bar_io(dev, bar, false, false, || dev.core().ioctl(cmd, arg))
+                        let _inside = dev.bars.enter_uncached(dev.core(), bar)?;
+                        dev.core().ioctl(cmd, arg)
                     }
                     Region::Alias(_) => Err(EINVAL),
                     Region::Core => dev.core().ioctl(cmd, arg),
@@ -218,7 +215,7 @@ impl vfio::Driver for AliasDevice {
             Region::Alias(i) => alias::region_info(dev, i, info, caps),
             Region::Bar(bar) => {
                 dev.core().region_info(info, caps)?;
-                if dev.bars.lock().is_policy_wc(bar) {
+                if dev.bars.is_policy_wc(bar) {
                     info.flags |= bindings::VFIO_REGION_INFO_FLAG_WC;
                 }
                 Ok(())
@@ -257,7 +254,7 @@ impl vfio::Driver for AliasDevice {
 impl AliasDevice {
     /// `wc_bars`: the write-combining policy, as it is written.
     fn show_wc_bars(dev: &Device, page: &mut Page<'_>) -> fmt::Result {
-        writeln!(page, "{}", dev.bars.lock().policy())
+        writeln!(page, "{}", dev.bars.policy())
     }
 
     /// `wc_bars`: sets the write-combining policy, for the next open. Every
@@ -266,6 +263,6 @@ impl AliasDevice {
     fn store_wc_bars(dev: &Device, input: &[u8]) -> Result {
         let spec = policy::Spec::parse(input)?;
         let set = policy::resolve(dev.core(), spec, true)?;
-        dev.bars.lock().set_policy(dev.core(), set)
+        dev.bars.set_policy(dev.core(), set)
     }
 }

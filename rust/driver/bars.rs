@@ -23,161 +23,279 @@
 //! returns to uncached while the device is open.
 //!
 //! Core reads `barmap` without our lock in read/write and keeps pointers into
-//! it for ioeventfds, so the mapping is only replaced while neither is in
-//! flight ([`BarModes::begin_io`]); see Documentation/vfio-pci-alias.rst.
+//! it for ioeventfds. read/write and ioeventfd setup therefore pass the BAR's
+//! gate ([`crate::gate`]) around core's access ([`Bars::enter`]): no lock,
+//! no shared cache line written. A mode switch closes the gate first, which
+//! succeeds only while nobody is inside, and is refused (`EBUSY`) otherwise:
+//! it never waits, as it runs under the mmap lock. A return to uncached that
+//! finds somebody inside is left to the last one out ([`BarIo`]). See
+//! Documentation/vfio-pci-alias.rst.
 
 use super::policy::{self, BarSet};
-use crate::vfio::{CoreDevice, NUM_BARS};
+use crate::{
+    gate::{Gates, Inside},
+    vfio::{CoreDevice, NUM_BARS},
+};
 use core::fmt;
-use kernel::prelude::*;
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        barrier::{self, smp_mb},
+        Mutex,
+    },
+};
 
-/// Users of one BAR.
+/// Mapping users of one BAR.
 #[derive(Default, Clone, Copy)]
 struct Bar {
     /// VMAs mapping the BAR uncached (its own region index).
     uc_maps: usize,
-    /// VMAs mapping the BAR write-combining (an alias).
+    /// VMAs mapping the BAR write-combining (an alias, or the policy).
     wc_maps: usize,
-    /// read/write/ioeventfd calls into core using `barmap[bar]` right now.
-    in_flight: usize,
-    /// The kernel mapping is write-combining.
-    wc: bool,
 }
 
-/// Memory type and users of every BAR of a device.
-///
-/// # Invariants
-///
-/// For each BAR: `wc` is true iff core's `barmap` entry is an `ioremap_wc()`
-/// mapping made by [`BarModes::map_wc`] or [`BarModes::open`];
-/// `uc_maps > 0` implies `!wc`; while `open`, every BAR of `policy` is `wc`.
+/// What [`Bars::modes`] guards.
 #[derive(Default)]
-pub(crate) struct BarModes {
+struct Modes {
     bars: [Bar; NUM_BARS],
     /// The device's write-combining policy; kept across opens.
     policy: BarSet,
     /// BARs outside the prefetchable default that were already logged.
     logged: BarSet,
-    /// The device is open (between [`Self::open`] and [`Self::reset`]).
+    /// The device is open (between [`Bars::open`] and [`Bars::reset`]).
     open: bool,
 }
 
-impl BarModes {
-    /// No user, `policy` as the write-combining policy.
-    pub(crate) fn new(policy: BarSet) -> Self {
-        Self {
-            policy,
-            ..Self::default()
+/// [`Bars::state`] bit: core's kernel mapping of the BAR is write-combining.
+const WC: u32 = 1 << 0;
+/// [`Bars::state`] bit: the BAR is write-combining by policy (device open).
+const POLICY: u32 = 1 << 1;
+/// [`Bars::state`] bit: the BAR is to return to uncached, which the last
+/// reader inside its gate does.
+const RESTORE: u32 = 1 << 2;
+
+/// Memory type and users of every BAR of a device.
+///
+/// # Invariants
+///
+/// For each BAR:
+/// - `state` is only written with `modes` held;
+/// - its [`WC`] bit is set iff core's `barmap` entry is an `ioremap_wc()`
+///   mapping made by [`Bars::map`] or [`Bars::open`], and only changes while
+///   the BAR's gate is closed or the device has no user (open, close);
+/// - `uc_maps > 0` implies no [`WC`]; while open, every BAR of the policy
+///   has [`WC`] and [`POLICY`].
+#[pin_data]
+pub(crate) struct Bars {
+    /// Readers of core's kernel mappings, one gate per BAR.
+    gates: Gates<NUM_BARS>,
+    /// Per BAR: [`WC`], [`POLICY`], [`RESTORE`]; read without the lock.
+    state: [Atomic<u32>; NUM_BARS],
+    #[pin]
+    modes: Mutex<Modes>,
+}
+
+/// A read/write (or ioeventfd setup) using core's kernel mapping of a BAR,
+/// whose memory type cannot change until this is dropped.
+pub(crate) struct BarIo<'a> {
+    bars: &'a Bars,
+    core: &'a CoreDevice,
+    bar: usize,
+    inside: Option<Inside<'a, NUM_BARS>>,
+    wc: bool,
+}
+
+impl BarIo<'_> {
+    /// Whether the kernel mapping is write-combining.
+    pub(crate) fn wc(&self) -> bool {
+        self.wc
+    }
+}
+
+impl Drop for BarIo<'_> {
+    fn drop(&mut self) {
+        drop(self.inside.take());
+        // Pairs with the full barrier of closing the gate in
+        // `Bars::restore`: either that sees this reader gone, or this
+        // reader sees the request.
+        smp_mb(barrier::Full);
+        if self.bars.state(self.bar) & RESTORE != 0 {
+            let mut modes = self.bars.modes.lock();
+            self.bars.restore(&mut modes, self.core, self.bar);
         }
+    }
+}
+
+impl Bars {
+    /// No user, `policy` as the write-combining policy.
+    pub(crate) fn new(policy: BarSet) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            gates: Gates::new()?,
+            state: [const { Atomic::new(0) }; NUM_BARS],
+            modes <- new_mutex!(Modes {
+                policy,
+                ..Modes::default()
+            }),
+        })
+    }
+
+    fn state(&self, bar: usize) -> u32 {
+        self.state[bar].load(Relaxed)
+    }
+
+    /// Sets the state of `bar`; `_modes` proves the lock is held.
+    fn set_state(&self, _modes: &mut Modes, bar: usize, state: u32) {
+        self.state[bar].store(state, Relaxed);
     }
 
     /// The write-combining policy.
     pub(crate) fn policy(&self) -> BarSet {
-        self.policy
+        self.modes.lock().policy
     }
 
     /// Sets the write-combining policy: `EBUSY` while the device is open.
-    pub(crate) fn set_policy(&mut self, core: &CoreDevice, set: BarSet) -> Result {
-        if self.open {
+    pub(crate) fn set_policy(&self, core: &CoreDevice, set: BarSet) -> Result {
+        let mut m = self.modes.lock();
+        if m.open {
             return Err(EBUSY);
         }
         for bar in set.iter() {
-            if !policy::prefetchable(core, bar) && !self.logged.contains(bar) {
-                self.logged = self.logged.with(bar);
+            if !policy::prefetchable(core, bar) && !m.logged.contains(bar) {
+                m.logged = m.logged.with(bar);
                 dev_info!(
                     core.device(),
                     "BAR {bar} is not prefetchable but set write-combining: reads may be speculative or merged\n"
                 );
             }
         }
-        self.policy = set;
+        m.policy = set;
         Ok(())
     }
 
     /// Whether `bar` is write-combining by policy (and the device open).
+    /// Takes no lock.
     pub(crate) fn is_policy_wc(&self, bar: usize) -> bool {
-        self.open && self.policy.contains(bar)
+        self.state(bar) & POLICY != 0
     }
 
     /// The device was enabled for a new user: the policy's BARs become
-    /// write-combining. On error the caller disables the device again.
-    pub(crate) fn open(&mut self, core: &CoreDevice) -> Result {
-        for bar in self.policy.iter() {
+    /// write-combining. On error the caller resets and disables the device.
+    pub(crate) fn open(&self, core: &CoreDevice) -> Result {
+        let mut m = self.modes.lock();
+        for bar in m.policy.iter() {
             // SAFETY: The device is being opened: it has no user yet, so no
             // read/write, ioeventfd or mapping uses core's mapping.
             unsafe { core.remap_bar(bar, true) }?;
-            self.bars[bar].wc = true;
+            self.set_state(&mut m, bar, WC | POLICY);
         }
-        self.open = true;
+        m.open = true;
         Ok(())
     }
 
-    /// A new mapping of `bar`, write-combining if `wc` ([`Self::map_wc`]),
-    /// else uncached ([`Self::map_uc`]).
-    pub(crate) fn map(&mut self, core: &CoreDevice, bar: usize, wc: bool) -> Result {
-        if wc {
-            self.map_wc(core, bar)
-        } else {
-            self.map_uc(bar)
-        }
+    /// Enters `bar`'s gate for a call into core that uses its kernel
+    /// mapping: the mapping stays as it is until the returned value is
+    /// dropped. Takes no lock unless a mode switch is under way.
+    pub(crate) fn enter<'a>(&'a self, core: &'a CoreDevice, bar: usize) -> Result<BarIo<'a>> {
+        let inside = match self.gates.enter(bar) {
+            Some(inside) => inside,
+            None => {
+                // A switch holds the gate closed under the lock: once we have
+                // the lock, it is open again.
+                let _modes = self.modes.lock();
+                self.gates.enter(bar).ok_or(EINVAL)?
+            }
+        };
+        Ok(BarIo {
+            bars: self,
+            core,
+            bar,
+            wc: self.state(bar) & WC != 0,
+            inside: Some(inside),
+        })
     }
 
-    /// A mapping of `bar` made by [`Self::map`] with `wc` went away.
-    pub(crate) fn unmap(&mut self, core: &CoreDevice, bar: usize, wc: bool) {
-        if wc {
-            self.unmap_wc(core, bar);
-        } else {
-            self.unmap_uc(bar);
-        }
-    }
-
-    /// A new uncached mapping of `bar`. `EBUSY` while the BAR is
+    /// As [`Self::enter`], for a user that needs an uncached mapping (an
+    /// ioeventfd, which keeps a pointer into it): `EBUSY` while the BAR is
     /// write-combining.
-    fn map_uc(&mut self, bar: usize) -> Result {
-        let b = &mut self.bars[bar];
-        if b.wc {
+    pub(crate) fn enter_uncached<'a>(
+        &'a self,
+        core: &'a CoreDevice,
+        bar: usize,
+    ) -> Result<BarIo<'a>> {
+        let io = self.enter(core, bar)?;
+        if !io.wc() {
+            return Ok(io);
+        }
+        // Maybe only waiting for its last reader to take it back: this one.
+        drop(io);
+        let io = self.enter(core, bar)?;
+        if io.wc() {
             return Err(EBUSY);
         }
-        b.uc_maps += 1;
-        Ok(())
+        Ok(io)
     }
 
-    /// An uncached mapping of `bar` went away.
-    fn unmap_uc(&mut self, bar: usize) {
-        let b = &mut self.bars[bar];
-        b.uc_maps = b.uc_maps.saturating_sub(1);
-    }
-
-    /// A new write-combining mapping of `bar`, switching the BAR's kernel
-    /// mapping to write-combining first if needed. `EBUSY` if an uncached
-    /// mapping, an ioeventfd or a read/write is in the way.
-    fn map_wc(&mut self, core: &CoreDevice, bar: usize) -> Result {
-        let b = &mut self.bars[bar];
-        if !b.wc {
-            if b.uc_maps > 0 || b.in_flight > 0 || core.ioeventfds() > 0 {
+    /// A new mapping of `bar`, write-combining if `wc`, else uncached.
+    ///
+    /// Uncached: `EBUSY` while the BAR is write-combining. Write-combining:
+    /// switches the BAR's kernel mapping to write-combining first if needed,
+    /// `EBUSY` if an uncached mapping, an ioeventfd or a read/write is in
+    /// the way.
+    pub(crate) fn map(&self, core: &CoreDevice, bar: usize, wc: bool) -> Result {
+        let mut m = self.modes.lock();
+        if !wc {
+            if self.state(bar) & RESTORE != 0 {
+                self.restore(&mut m, core, bar);
+            }
+            if self.state(bar) & WC != 0 {
                 return Err(EBUSY);
             }
-            // SAFETY: No user mapping, read/write or ioeventfd uses the
-            // mapping (checked above under our lock, which every new user
-            // takes first).
-            unsafe { core.remap_bar(bar, true) }?;
-            b.wc = true;
+            m.bars[bar].uc_maps += 1;
+            return Ok(());
         }
-        b.wc_maps += 1;
+        let state = self.state(bar);
+        if state & WC == 0 {
+            if m.bars[bar].uc_maps > 0 {
+                return Err(EBUSY);
+            }
+            let _closed = self.gates.try_close(bar).ok_or(EBUSY)?;
+            // With the gate closed no ioeventfd can be made, so this count
+            // stays.
+            if core.ioeventfds() > 0 {
+                return Err(EBUSY);
+            }
+            // SAFETY: No user mapping (checked above under our lock, which
+            // every new mapping takes first), read/write or ioeventfd (the
+            // gate is closed with nobody inside, and ioeventfds are counted)
+            // uses the mapping.
+            unsafe { core.remap_bar(bar, true) }?;
+            // Before the gate opens again.
+            self.set_state(&mut m, bar, state | WC);
+        }
+        self.set_state(&mut m, bar, (state | WC) & !RESTORE);
+        m.bars[bar].wc_maps += 1;
         Ok(())
     }
 
-    /// A write-combining mapping of `bar` went away; the last one takes the
-    /// BAR back to uncached.
-    fn unmap_wc(&mut self, core: &CoreDevice, bar: usize) {
-        let b = &mut self.bars[bar];
-        b.wc_maps = b.wc_maps.saturating_sub(1);
-        self.restore(core, bar);
+    /// A mapping of `bar` made by [`Self::map`] with `wc` went away; the
+    /// last write-combining one takes the BAR back to uncached.
+    pub(crate) fn unmap(&self, core: &CoreDevice, bar: usize, wc: bool) {
+        let mut m = self.modes.lock();
+        let b = &mut m.bars[bar];
+        if wc {
+            b.wc_maps = b.wc_maps.saturating_sub(1);
+            self.restore(&mut m, core, bar);
+        } else {
+            b.uc_maps = b.uc_maps.saturating_sub(1);
+        }
     }
 
     /// Another VMA shares a mapping of `bar` (fork, split).
-    pub(crate) fn dup(&mut self, bar: usize, wc: bool) {
-        let b = &mut self.bars[bar];
+    pub(crate) fn dup(&self, bar: usize, wc: bool) {
+        let mut m = self.modes.lock();
+        let b = &mut m.bars[bar];
         if wc {
             b.wc_maps += 1;
         } else {
@@ -185,64 +303,53 @@ impl BarModes {
         }
     }
 
-    /// Core is about to use the kernel mapping of `bar` (read/write, or
-    /// creating an ioeventfd if `!allow_wc`, which fails with `EBUSY` while
-    /// the BAR is write-combining). Returns whether the mapping is
-    /// write-combining. Pair with [`Self::end_io`].
-    pub(crate) fn begin_io(&mut self, bar: usize, allow_wc: bool) -> Result<bool> {
-        let b = &mut self.bars[bar];
-        if b.wc && !allow_wc {
-            return Err(EBUSY);
-        }
-        b.in_flight += 1;
-        Ok(b.wc)
-    }
-
-    /// Ends [`Self::begin_io`].
-    pub(crate) fn end_io(&mut self, core: &CoreDevice, bar: usize) {
-        let b = &mut self.bars[bar];
-        b.in_flight = b.in_flight.saturating_sub(1);
-        self.restore(core, bar);
-    }
-
-    /// Takes `bar` back to uncached once nothing needs write-combining.
-    fn restore(&mut self, core: &CoreDevice, bar: usize) {
-        let policy = self.is_policy_wc(bar);
-        let b = &mut self.bars[bar];
-        if !b.wc || b.wc_maps > 0 || b.in_flight > 0 || policy {
+    /// Takes `bar` back to uncached once nothing needs write-combining. If
+    /// a read/write is inside the BAR's gate, the last one out does it.
+    fn restore(&self, m: &mut Modes, core: &CoreDevice, bar: usize) {
+        let state = self.state(bar);
+        if state & WC == 0 || state & POLICY != 0 || m.bars[bar].wc_maps > 0 {
+            self.set_state(m, bar, state & !RESTORE);
             return;
         }
-        // SAFETY: No write-combining mapping, read/write or ioeventfd is
-        // left (ioeventfds cannot be created while `wc`), and new ones take
-        // our lock first.
-        match unsafe { core.remap_bar(bar, false) } {
-            Ok(()) => b.wc = false,
+        // Visible before the gate's closing barrier (see `BarIo::drop`).
+        self.set_state(m, bar, state | RESTORE);
+        let Some(_closed) = self.gates.try_close(bar) else {
+            return;
+        };
+        // SAFETY: No write-combining mapping, read/write (the gate is closed
+        // with nobody inside) or ioeventfd (none can be created while
+        // write-combining) is left, and new ones take our lock or the gate
+        // first.
+        if let Err(e) = unsafe { core.remap_bar(bar, false) } {
             // Core's mapping is an error pointer now; read/write fail as
-            // after a failed map at open. The mode stays uncached.
-            Err(e) => {
-                b.wc = false;
-                dev_warn!(
-                    core.device(),
-                    "BAR {bar}: cannot map uncached again: {e:?}\n"
-                );
-            }
+            // after a failed map at open. The mode is uncached.
+            dev_warn!(
+                core.device(),
+                "BAR {bar}: cannot map uncached again: {e:?}\n"
+            );
         }
+        self.set_state(m, bar, 0);
     }
 
-    /// Forgets all users: the device was closed (core unmapped the BARs).
-    /// The policy stays.
-    pub(crate) fn reset(&mut self) {
-        self.bars = Default::default();
-        self.open = false;
+    /// Forgets all users: the device was closed (core unmapped the BARs)
+    /// or failed to open. The policy stays.
+    pub(crate) fn reset(&self) {
+        let mut m = self.modes.lock();
+        m.bars = Default::default();
+        m.open = false;
+        for bar in 0..NUM_BARS {
+            self.set_state(&mut m, bar, 0);
+        }
     }
 
     /// The state of every BAR of `core`, for debugfs: one line per
     /// implemented BAR.
     pub(crate) fn show(&self, core: &CoreDevice, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "open: {}", if self.open { "yes" } else { "no" })?;
-        writeln!(f, "wc_bars: {}", self.policy)?;
+        let m = self.modes.lock();
+        writeln!(f, "open: {}", if m.open { "yes" } else { "no" })?;
+        writeln!(f, "wc_bars: {}", m.policy)?;
         writeln!(f, "bar  kind  type  policy  uc_maps  wc_maps  in_flight")?;
-        for (bar, b) in self.bars.iter().enumerate() {
+        for (bar, b) in m.bars.iter().enumerate() {
             if core.bar_len(bar) == 0 {
                 continue;
             }
@@ -254,16 +361,18 @@ impl BarModes {
                 "mem"
             };
             // The kernel mapping's type; none while the device is closed.
-            let ty = match (self.open, b.wc) {
+            let ty = match (m.open, self.state(bar) & WC != 0) {
                 (false, _) => "-",
                 (true, true) => "wc",
                 (true, false) => "uc",
             };
-            let pol = if self.policy.contains(bar) { "wc" } else { "-" };
+            let pol = if m.policy.contains(bar) { "wc" } else { "-" };
             writeln!(
                 f,
                 "{bar:<4} {kind:<5} {ty:<5} {pol:<7} {:<8} {:<8} {}",
-                b.uc_maps, b.wc_maps, b.in_flight
+                b.uc_maps,
+                b.wc_maps,
+                self.gates.inside(bar)
             )?;
         }
         Ok(())

@@ -37,13 +37,11 @@ impl<const WC: bool> PfnMapOps for BarMap<WC> {
     type Owner = Device;
 
     fn open(dev: &Device, vma: &VmaRef) {
-        dev.bars.lock().dup(bar_of(vma::pgoff(vma)), WC);
+        dev.bars.dup(bar_of(vma::pgoff(vma)), WC);
     }
 
     fn close(dev: &Device, vma: &VmaRef) {
-        dev.bars
-            .lock()
-            .unmap(dev.core(), bar_of(vma::pgoff(vma)), WC);
+        dev.bars.unmap(dev.core(), bar_of(vma::pgoff(vma)), WC);
     }
 
     fn fault(dev: &Device, vmf: &Fault, order: u32) -> VmFault {
@@ -90,14 +88,13 @@ fn check(dev: &Device, bar: usize, vma: &VmaNew) -> Result {
 /// BAR is write-combining for an alias right now (`EBUSY`); write-combining
 /// if the BAR is in the device's write-combining policy.
 pub(super) fn mmap_bar(dev: &Device, bar: usize, vma: &VmaNew) -> Result {
-    let mut bars = dev.bars.lock();
     // A BAR of the write-combining policy is write-combining here too.
-    let wc = bars.is_policy_wc(bar);
-    bars.map(dev.core(), bar, wc)?;
+    let wc = dev.bars.is_policy_wc(bar);
+    dev.bars.map(dev.core(), bar, wc)?;
     // Core validates and sets the VMA up; we take over its operations to
     // account for the mapping.
     if let Err(e) = dev.core().mmap(vma) {
-        bars.unmap(dev.core(), bar, wc);
+        dev.bars.unmap(dev.core(), bar, wc);
         return Err(e);
     }
     install(dev, vma, vma::pgoff(vma), wc);
@@ -115,13 +112,13 @@ pub(super) fn mmap_alias(dev: &Device, i: usize, vma: &VmaNew) -> Result {
     let in_region = vma::pgoff(vma) & ((1 << PGOFF_SHIFT) - 1);
     let pgoff = (bar << PGOFF_SHIFT) | in_region;
     let wc = alias.attrs & bindings::VFIO_ALIAS_ATTR_WC != 0;
-    dev.bars.lock().map(dev.core(), bar, wc)?;
+    dev.bars.map(dev.core(), bar, wc)?;
     install(dev, vma, pgoff, wc);
     Ok(())
 }
 
 /// Gives `vma`, a mapping of the BAR page `pgoff` accounted by
-/// [`BarModes::map`](super::bars::BarModes::map), our VMA operations and
+/// [`Bars::map`](super::bars::Bars::map), our VMA operations and
 /// the page protection of its memory type.
 fn install(dev: &Device, vma: &VmaNew, pgoff: usize, wc: bool) {
     if wc {

@@ -28,7 +28,7 @@ impl Writer for Shown {
     fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // SAFETY: By the type invariant the device is alive.
         let dev = unsafe { &*self.0 };
-        dev.bars.lock().show(dev.core(), f)
+        dev.bars.show(dev.core(), f)
     }
 }
 

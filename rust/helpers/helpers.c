@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <linux/mm.h>
 #include <linux/pci.h>
+#include <linux/percpu.h>
 #include <linux/vfio_pci_core.h>
 #include <uapi/linux/vfio_pci_alias.h>
 #include "helpers.h"
@@ -106,4 +107,29 @@ bool vpa_wc_supported(void)
 {
 	/* The memory-type design of Documentation/vfio-pci-alias.rst is x86 PAT's. */
 	return IS_ENABLED(CONFIG_X86) && arch_can_pci_mmap_wc();
+}
+
+unsigned long __percpu *vpa_alloc_percpu_counters(unsigned int n)
+{
+	return __alloc_percpu(n * sizeof(unsigned long), sizeof(unsigned long));
+}
+
+void vpa_free_percpu_counters(unsigned long __percpu *counters)
+{
+	free_percpu(counters);
+}
+
+void vpa_this_cpu_inc(unsigned long __percpu *counters, unsigned int i)
+{
+	this_cpu_inc(counters[i]);
+}
+
+unsigned long vpa_percpu_sum(unsigned long __percpu *counters, unsigned int i)
+{
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(*per_cpu_ptr(&counters[i], cpu));
+	return sum;
 }

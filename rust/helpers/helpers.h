@@ -78,4 +78,14 @@ const struct pci_device_id *vpa_pci_id_table(void);
 /* Whether the platform can map I/O memory write-combining (x86: PAT). */
 bool vpa_wc_supported(void);
 
+/*
+ * Per-CPU counters for rust/gate.rs: @n zeroed unsigned longs per CPU
+ * (NULL if out of memory), this_cpu_inc() of counter @i, and the sum of
+ * counter @i over the possible CPUs.
+ */
+unsigned long __percpu *vpa_alloc_percpu_counters(unsigned int n);
+void vpa_free_percpu_counters(unsigned long __percpu *counters);
+void vpa_this_cpu_inc(unsigned long __percpu *counters, unsigned int i);
+unsigned long vpa_percpu_sum(unsigned long __percpu *counters, unsigned int i);
+
 #endif

@@ -9,7 +9,15 @@
  * must be SIGBUS, nothing else. The harness around it scans dmesg for
  * lockdep, RCU and atomic-sleep splats.
  *
- * VPA_STRESS_SECONDS (default 10) bounds the run.
+ * And the memory-type switch against read()/write(): threads read edu's
+ * id register through the device fd, by the BAR and by its alias, while
+ * others map and unmap a write-combining alias of the same BAR, which
+ * switches core's kernel mapping of it to write-combining and back. Every
+ * read must return the id (never a fault, never an error): a switch may be
+ * refused (EBUSY) while a read is in flight, but must never replace the
+ * mapping under one.
+ *
+ * VPA_STRESS_SECONDS (default 10) bounds each run.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -201,6 +209,98 @@ TEST(concurrent_set_info_mmap_rw_zap)
 	/* The table is bounded: ivshmem has two mmap-capable BARs. */
 	ASSERT_EQ(VFIO_PCI_NUM_REGIONS + 2, vpa_num_regions(dev.fd));
 	vpa_close(&dev);
+}
+
+/* edu's identification register: 0xRRrr00ed (major, minor revision). */
+#define EDU_ID_MASK	0xffff
+#define EDU_ID		0x00ed
+
+static struct vpa_dev edu;
+static int edu_alias = -1;
+static uint32_t edu_id;
+static atomic_long edu_reads, edu_maps, edu_busy;
+
+/* pread of the id register through region @index of edu's fd. */
+static int edu_read_id(uint32_t index, uint32_t *v)
+{
+	return pread(edu.fd, v, 4, (uint64_t)index << 40) == 4 ? 0 : -errno;
+}
+
+static void *id_reader(void *arg)
+{
+	/* Half the readers go through the alias: the same BAR, the same gate. */
+	uint32_t index = (uintptr_t)arg ? edu_alias : 0;
+	struct timespec pause = { 0, 50 * 1000 };
+	unsigned long n = 0;
+	uint32_t v;
+	int ret;
+
+	while (!stop) {
+		ret = edu_read_id(index, &v);
+		if (ret)
+			FAILF("pread region %u: %d\n", index, ret);
+		else if (v != edu_id)
+			FAILF("pread region %u: id %#x, not %#x\n", index, v, edu_id);
+		edu_reads++;
+		/* Now and then out of the way, so that switches get their turn. */
+		if (++n % 64 == 0)
+			nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+static void *wc_mapper(void *arg)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	while (!stop) {
+		volatile uint32_t *p = mmap(NULL, page, PROT_READ, MAP_SHARED, edu.fd,
+					    (uint64_t)edu_alias << 40);
+
+		if (p == MAP_FAILED) {
+			/* A read in flight: the switch is refused, not waited for. */
+			if (errno == EBUSY)
+				edu_busy++;
+			else
+				FAILF("mmap alias %d: %d\n", edu_alias, errno);
+			continue;
+		}
+		if (p[0] != edu_id)
+			FAILF("id through the WC alias: %#x, not %#x\n", p[0], edu_id);
+		edu_maps++;
+		munmap((void *)p, page);
+	}
+	return NULL;
+}
+
+TEST(reads_while_switching_wc)
+{
+	void *(*fns[])(void *) = { id_reader, id_reader, id_reader, id_reader,
+				   wc_mapper, wc_mapper };
+	pthread_t t[sizeof(fns) / sizeof(fns[0])];
+	const char *env = getenv("VPA_STRESS_SECONDS");
+	int secs = env ? atoi(env) : 10;
+	unsigned int i;
+
+	stop = 0;
+	errors = 0;
+	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_EDU_BDF"), &edu));
+	ASSERT_EQ(0, edu_read_id(VFIO_PCI_BAR0_REGION_INDEX, &edu_id));
+	ASSERT_EQ(EDU_ID, edu_id & EDU_ID_MASK) TH_LOG("id %#x: not edu", edu_id);
+	edu_alias = vpa_alias(edu.fd, VFIO_PCI_BAR0_REGION_INDEX, VFIO_ALIAS_ATTR_WC);
+	ASSERT_GE(edu_alias, VFIO_PCI_NUM_REGIONS);
+	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, fns[i], (void *)(uintptr_t)(i & 1)));
+	sleep(secs);
+	stop = 1;
+	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		pthread_join(t[i], NULL);
+	TH_LOG("%ld reads, %ld WC maps (switches), %ld EBUSY", edu_reads, edu_maps, edu_busy);
+	ASSERT_EQ(0, errors);
+	ASSERT_GT(edu_reads, 0);
+	/* The switch really ran against the readers. */
+	ASSERT_GT(edu_maps, 0);
+	vpa_close(&edu);
 }
 
 TEST_HARNESS_MAIN
