@@ -13,6 +13,8 @@
 #   make kernel          build (or find) the cached Rust-enabled test kernel
 #   make demo            set up, build, boot QEMU and show an alias at work
 #   make check           the whole test suite (what .ci/run runs)
+#   make bench           vfio-pci against vfio-pci-alias: the device-fd paths
+#                        timed in one QEMU boot (ROUNDS=5; not part of check)
 #   make fmt / clippy    rustfmt, and the build with CLIPPY=1
 #   VARIANT=kasan        any of the above with the KASAN + kmemleak kernel
 #
@@ -25,7 +27,7 @@ export VARIANT
 KDIR ?= $(shell VARIANT=$(VARIANT) bash $(TOOLS)/kernel.sh --print-dir 2>/dev/null)
 KMAKE_ARGS := $(shell VARIANT=$(VARIANT) bash -c '. $(TOOLS)/lib.sh && kmake_args')
 
-.PHONY: all modules install uninstall clean setup kernel demo check fmt fmt-check clippy
+.PHONY: all modules install uninstall clean setup kernel demo check bench fmt fmt-check clippy
 all: modules
 
 modules:
@@ -72,3 +74,6 @@ demo:
 
 check:
 	bash $(TOOLS)/test.sh
+
+bench:
+	bash $(TOOLS)/bench.sh

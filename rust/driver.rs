@@ -47,6 +47,8 @@ pub(crate) struct AliasDevice {
     /// The aliases of this open of the device; emptied at the last close.
     #[pin]
     aliases: RegionTable<Alias>,
+    /// The region each alias maps, for read() and write().
+    targets: alias::Targets,
     /// Memory type and users of each BAR.
     #[pin]
     bars: Bars,
@@ -72,6 +74,7 @@ impl AliasDevice {
         vfio::NUM_REGIONS + dev.core().dev_regions()
     }
 
+    #[inline]
     fn classify(dev: &Device, index: u64) -> Region {
         let base = u64::from(Self::alias_base(dev));
         if index < vfio::NUM_BARS as u64 {
@@ -115,9 +118,12 @@ impl AliasDevice {
             Region::Core => return io(pos),
             Region::Bar(bar) => (bar, *pos),
             Region::Alias(i) => {
-                let alias = dev.aliases.get(i).ok_or(EINVAL)?;
-                let at = vfio::index_to_offset(alias.target) | vfio::offset_in_region(offset);
-                (alias.target as usize, at as i64)
+                let target = match dev.targets.get(i) {
+                    Some(target) => target,
+                    None => dev.aliases.get(i).ok_or(EINVAL)?.target,
+                };
+                let at = vfio::index_to_offset(target) | vfio::offset_in_region(offset);
+                (target as usize, at as i64)
             }
         };
         let done = Self::bar_io(dev, bar, fence, || io(&mut at))?;
@@ -144,6 +150,7 @@ impl vfio::Driver for AliasDevice {
         try_pin_init!(Self {
             view <- new_mutex!(None),
             aliases <- RegionTable::new(alias::MAX_ALIASES),
+            targets: alias::Targets::new(),
             bars <- Bars::new(policy),
         })
     }
@@ -176,6 +183,7 @@ impl vfio::Driver for AliasDevice {
         dev.core().close();
         // Aliases live for one open of the device, like core's own regions.
         dev.aliases.clear();
+        dev.targets.clear();
         dev.bars.reset();
     }
 
@@ -183,11 +191,17 @@ impl vfio::Driver for AliasDevice {
         match cmd {
             bindings::VPA_VFIO_DEVICE_GET_INFO => {
                 let ret = dev.core().ioctl(cmd, arg)?;
-                // Core filled in its regions; count the aliases too.
-                let field = arg + core::mem::offset_of!(bindings::vfio_device_info, num_regions);
-                let (mut r, mut w) = UserSlice::new(UserPtr::from_addr(field), 4).reader_writer();
-                let n: u32 = r.read()?;
-                w.write(&(n + dev.aliases.len() as u32))?;
+                // Core wrote `num_regions` (always: it is within the minimum
+                // size) as its own regions, which end where aliases begin.
+                // With aliases, one more user write; without, none.
+                let aliases = dev.aliases.len() as u32;
+                if aliases > 0 {
+                    let field =
+                        arg + core::mem::offset_of!(bindings::vfio_device_info, num_regions);
+                    UserSlice::new(UserPtr::from_addr(field), 4)
+                        .writer()
+                        .write(&(Self::alias_base(dev) + aliases))?;
+                }
                 Ok(ret)
             }
             bindings::VPA_VFIO_DEVICE_IOEVENTFD => {

@@ -15,7 +15,8 @@
 //! mm's `mmap_lock`, which the reader may need to copy to userspace).
 //!
 //! Why equal sums are exact (the barriers are the `smp_mb()`s of
-//! [`Gates::enter`], [`Inside::drop`] and [`Gates::try_close`]):
+//! [`Gates::enter`], [`Inside::drop`] and [`Gates::try_close`]; the
+//! counting ones are in the C helpers, next to the increment):
 //!
 //! - every `left` the writer counts belongs to a reader whose `entered` it
 //!   counts too: the reader increments `entered` before `left` (barrier B),
@@ -28,19 +29,32 @@
 //! So the counted entries are at least the counted exits, and equal only if
 //! every counted reader has left; the uncounted ones never got in.
 //!
-//! A reader's cost is two per-CPU increments and three barriers; the only
-//! shared memory it touches is the mark, which it reads.
+//! Each gate also holds a small value (a few bits the user defines, such as
+//! the memory type of what the gate keeps), read in the same step that checks
+//! the mark: a reader sees the value the last writer left. A reader's cost
+//! is two calls into C, each a per-CPU increment between its barriers and one
+//! read of the gate's word; the word is the only shared memory it touches,
+//! and it only reads it.
 
 use crate::bindings;
-use core::ptr::NonNull;
+use core::{
+    mem::ManuallyDrop,
+    ptr::{self, NonNull},
+};
 use kernel::{
     ffi::c_ulong,
     prelude::*,
     sync::{
-        atomic::{Acquire, AtomicFlag, Full, Release},
+        atomic::{Atomic, Full, Relaxed, Release},
         barrier::{self, smp_mb},
     },
 };
+
+/// The closed mark in a gate's word; the other bits are its value.
+const CLOSED: u32 = 1 << 31;
+
+/// The bits a gate's value may use.
+pub(crate) const VALUE_BITS: u32 = !CLOSED;
 
 /// `N` gates sharing one per-CPU allocation.
 ///
@@ -48,22 +62,25 @@ use kernel::{
 ///
 /// `counters` is a per-CPU allocation of `2 * N` counters per CPU, made by
 /// `vpa_alloc_percpu_counters()` and owned by this value: `entered[i]` at
-/// index `i`, `left[i]` at index `N + i`.
+/// index `i`, `left[i]` at index `N + i`. The [`CLOSED`] bit of `words[i]`
+/// is set only by a [`Closed`] of gate `i`, and cleared only when it drops.
 pub(crate) struct Gates<const N: usize> {
     counters: NonNull<c_ulong>,
-    closed: [AtomicFlag; N],
+    /// Per gate: [`CLOSED`] and the value.
+    words: [Atomic<u32>; N],
 }
 
 // SAFETY: The counters are per-CPU memory only changed through
-// `this_cpu_inc()` and read with `READ_ONCE()`; the marks are atomics.
+// `this_cpu_inc()` and read with `READ_ONCE()`; the words are atomics.
 unsafe impl<const N: usize> Send for Gates<N> {}
 // SAFETY: As for `Send`.
 unsafe impl<const N: usize> Sync for Gates<N> {}
 
-/// A reader inside one gate; leaves on drop.
+/// A reader inside one gate; leaves on drop (or with [`Inside::leave`]).
 pub(crate) struct Inside<'a, const N: usize> {
     gates: &'a Gates<N>,
     slot: usize,
+    value: u32,
 }
 
 /// One gate closed, with nobody inside; opens again on drop.
@@ -73,40 +90,76 @@ pub(crate) struct Closed<'a, const N: usize> {
 }
 
 impl<const N: usize> Gates<N> {
-    /// `N` open gates.
+    /// `N` open gates, each of value 0.
     pub(crate) fn new() -> Result<Self> {
         let n = u32::try_from(2 * N).map_err(|_| EINVAL)?;
         // SAFETY: No precondition.
         let counters = unsafe { bindings::vpa_alloc_percpu_counters(n) };
-        // INVARIANT: An allocation of `2 * N` counters per CPU, owned here.
+        // INVARIANT: An allocation of `2 * N` counters per CPU, owned here;
+        // no gate is closed.
         Ok(Self {
             counters: NonNull::new(counters).ok_or(ENOMEM)?,
-            closed: [const { AtomicFlag::new(false) }; N],
+            words: [const { Atomic::new(0) }; N],
         })
     }
 
-    fn inc(&self, i: usize) {
+    /// The word of gate `slot` (`< N`) as C sees it.
+    #[inline]
+    fn word_ptr(&self, slot: usize) -> *mut u32 {
+        // `Atomic<u32>` has the layout of `u32` (it is transparent over it);
+        // `Atomic::as_ptr()` would be the same pointer, but is not inlined.
+        ptr::from_ref(&self.words[slot]).cast::<u32>().cast_mut()
+    }
+
+    /// Counts a reader in at `slot`, a full barrier (A), then reads the
+    /// gate's word with acquire semantics.
+    #[inline]
+    fn count_entry(&self, slot: usize) -> u32 {
         // SAFETY: By the type invariants `counters` is a live per-CPU
-        // allocation of `2 * N` counters; callers check `i < 2 * N`.
-        unsafe { bindings::vpa_this_cpu_inc(self.counters.as_ptr(), i as u32) };
+        // allocation of `2 * N` counters; callers check `slot < N`. The word
+        // is a valid `u32` for the call.
+        unsafe {
+            bindings::vpa_this_cpu_inc_mb_load_acquire(
+                self.counters.as_ptr(),
+                slot as u32,
+                self.word_ptr(slot),
+            )
+        }
+    }
+
+    /// A full barrier (B), counts a reader out at `slot`, a full barrier,
+    /// then reads the gate's word.
+    #[inline]
+    fn count_exit(&self, slot: usize) -> u32 {
+        // SAFETY: As in `count_entry`, for counter `N + slot < 2 * N`.
+        unsafe {
+            bindings::vpa_mb_this_cpu_inc_mb_load(
+                self.counters.as_ptr(),
+                (N + slot) as u32,
+                self.word_ptr(slot),
+            )
+        }
     }
 
     fn sum(&self, i: usize) -> c_ulong {
-        // SAFETY: As in `inc`.
+        // SAFETY: As in `count_entry`; callers check `i < 2 * N`.
         unsafe { bindings::vpa_percpu_sum(self.counters.as_ptr(), i as u32) }
     }
 
     /// Enters gate `slot`, unless it is closed (or there is no such gate).
+    #[inline]
     pub(crate) fn enter(&self, slot: usize) -> Option<Inside<'_, N>> {
         if slot >= N {
             return None;
         }
-        self.inc(slot);
-        // Barrier A: the entry is visible before the mark is read.
-        smp_mb(barrier::Full);
-        let inside = Inside { gates: self, slot };
         // Acquire: what the writer did while closed is visible inside.
-        if self.closed[slot].load(Acquire) {
+        let word = self.count_entry(slot);
+        let inside = Inside {
+            gates: self,
+            slot,
+            value: word & VALUE_BITS,
+        };
+        if word & CLOSED != 0 {
             // Leaves again (it never touched what the gate keeps).
             return None;
         }
@@ -119,9 +172,17 @@ impl<const N: usize> Gates<N> {
         if slot >= N {
             return None;
         }
-        // A full barrier: the mark is visible before the counters are read.
-        if self.closed[slot].xchg(true, Full) {
-            return None;
+        let mut word = self.words[slot].load(Relaxed);
+        loop {
+            if word & CLOSED != 0 {
+                return None;
+            }
+            // A full barrier: the mark is visible before the counters are
+            // read.
+            match self.words[slot].cmpxchg(word, word | CLOSED, Full) {
+                Ok(_) => break,
+                Err(now) => word = now,
+            }
         }
         let closed = Closed { gates: self, slot };
         let left = self.sum(N + slot);
@@ -129,6 +190,33 @@ impl<const N: usize> Gates<N> {
         smp_mb(barrier::Full);
         let entered = self.sum(slot);
         (entered == left).then_some(closed)
+    }
+
+    /// The value of gate `slot` (0 if there is no such gate).
+    #[inline]
+    pub(crate) fn value(&self, slot: usize) -> u32 {
+        if slot >= N {
+            return 0;
+        }
+        // SAFETY: A `READ_ONCE()` of the word: a valid, aligned `u32` whose
+        // writers use atomic operations, so the access is marked (no data
+        // race under the LKMM). It saves the two calls of `Atomic::load()`
+        // on the region info path.
+        unsafe { ptr::read_volatile(self.word_ptr(slot)) & VALUE_BITS }
+    }
+
+    /// Sets the value of gate `slot` to `value` (in [`VALUE_BITS`]). Readers
+    /// that enter after the gate opens next see it; to keep readers that are
+    /// inside from seeing it change, set it while holding the gate closed.
+    pub(crate) fn set_value(&self, slot: usize, value: u32) {
+        let Some(w) = self.words.get(slot) else {
+            return;
+        };
+        let mut word = w.load(Relaxed);
+        // Keeps the mark, which a writer may be setting now.
+        while let Err(now) = w.cmpxchg(word, (word & CLOSED) | (value & VALUE_BITS), Release) {
+            word = now;
+        }
     }
 
     /// How many readers are inside gate `slot` right now (a snapshot, for
@@ -151,20 +239,39 @@ impl<const N: usize> Drop for Gates<N> {
     }
 }
 
+impl<const N: usize> Inside<'_, N> {
+    /// The gate's value when this reader entered; it cannot have changed
+    /// since if writers only change it with the gate closed.
+    #[inline]
+    pub(crate) fn value(&self) -> u32 {
+        self.value
+    }
+
+    /// Leaves, and returns the gate's value read after leaving: ordered
+    /// after the exit is counted by a full barrier, which pairs with the
+    /// one of [`Gates::try_close`] (either the writer sees this reader gone,
+    /// or this reader sees what the writer set before closing).
+    #[inline]
+    pub(crate) fn leave(self) -> u32 {
+        let this = ManuallyDrop::new(self);
+        this.gates.count_exit(this.slot) & VALUE_BITS
+    }
+}
+
 impl<const N: usize> Drop for Inside<'_, N> {
     fn drop(&mut self) {
-        // Barrier B: what the reader did inside happens before its exit is
-        // counted.
-        smp_mb(barrier::Full);
-        self.gates.inc(N + self.slot);
+        // With barrier B: what the reader did inside happens before its exit
+        // is counted.
+        self.gates.count_exit(self.slot);
     }
 }
 
 impl<const N: usize> Drop for Closed<'_, N> {
     fn drop(&mut self) {
         // Release: what the writer did while closed is visible to the
-        // readers that see the gate open.
-        self.gates.closed[self.slot].store(false, Release);
+        // readers that see the gate open. By the type invariants only this
+        // value set the bit, so subtracting it clears exactly that bit.
+        self.gates.words[self.slot].fetch_sub(CLOSED, Release);
     }
 }
 
@@ -192,10 +299,17 @@ mod tests {
         assert!(gates.try_close(0).is_none());
         assert_eq!(gates.inside(0), 0);
         drop(closed);
-        // Open again.
+        // Open again; a value set while closed is what readers see.
+        let closed = gates.try_close(0).ok_or(EINVAL)?;
+        gates.set_value(0, 5);
+        drop(closed);
+        assert_eq!(gates.value(0), 5);
         let c = gates.enter(0).ok_or(EINVAL)?;
+        assert_eq!(c.value(), 5);
         assert!(gates.try_close(0).is_none());
-        drop(c);
+        // A reader leaving sees a value set while it was inside.
+        gates.set_value(0, 3);
+        assert_eq!(c.leave(), 3);
         assert!(gates.try_close(0).is_some());
         Ok(())
     }

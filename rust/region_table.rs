@@ -21,7 +21,10 @@ use kernel::{
     ffi::c_void,
     new_mutex,
     prelude::*,
-    sync::{rcu, Mutex},
+    sync::{
+        atomic::{Acquire, Atomic, Release},
+        rcu, Mutex,
+    },
 };
 
 /// One published version of the table.
@@ -40,11 +43,15 @@ struct Snapshot<T> {
 ///   critical section stays valid until that section ends.
 /// - The published snapshot never holds more than `capacity` entries, and an
 ///   entry's index never changes until [`RegionTable::clear`].
+/// - `len` is the number of entries of the published snapshot: written with
+///   `writer` held, after the snapshot is published.
 #[pin_data(PinnedDrop)]
 pub(crate) struct RegionTable<T: Copy + Send + Sync> {
     #[pin]
     writer: Mutex<()>,
     current: UnsafeCell<*mut Snapshot<T>>,
+    /// For readers that only need the count: no RCU read section.
+    len: Atomic<usize>,
     capacity: usize,
 }
 
@@ -78,6 +85,7 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
         pin_init!(Self {
             writer <- new_mutex!(()),
             current: UnsafeCell::new(ptr::null_mut()),
+            len: Atomic::new(0),
             capacity,
         })
     }
@@ -114,9 +122,11 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
         self.with_entries(|items| items.get(index).copied())
     }
 
-    /// Returns the number of entries.
+    /// Returns the number of entries, without entering an RCU read
+    /// section. Entries below it can be looked up ([`Self::get`]) until the
+    /// next [`Self::clear`].
     pub(crate) fn len(&self) -> usize {
-        self.with_entries(|items| items.len())
+        self.len.load(Acquire)
     }
 
     /// Returns the index and a copy of the first entry matching `pred`.
@@ -161,6 +171,9 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
         // SAFETY: `writer` is held; `new` is a valid snapshot that readers may
         // see as soon as it is assigned.
         unsafe { bindings::vpa_rcu_assign_pointer(self.slot(), new.cast()) };
+        // INVARIANT: Published first, so a reader that sees the count finds
+        // the entries.
+        self.len.store(index + 1, Release);
         drop(guard);
         Self::retire(old);
         Ok(Inserted::New(index))
@@ -175,6 +188,8 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
         let old = unsafe { bindings::vpa_rcu_dereference_protected(self.slot()) };
         // SAFETY: `writer` is held; null is the empty table.
         unsafe { bindings::vpa_rcu_assign_pointer(self.slot(), ptr::null_mut()) };
+        // INVARIANT: The published snapshot is empty.
+        self.len.store(0, Release);
         drop(guard);
         Self::retire(old.cast());
     }

@@ -11,7 +11,12 @@ use crate::{
     uapi::{AliasRequest, CapAlias},
     vfio::{self, InfoCaps, RegionInfo},
 };
-use kernel::{prelude::*, uaccess::UserPtr, uaccess::UserSlice};
+use kernel::{
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+    uaccess::UserPtr,
+    uaccess::UserSlice,
+};
 
 /// An alias: the region it maps and its `VFIO_ALIAS_ATTR_*`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,6 +32,37 @@ const ATTRS: u32 = bindings::VFIO_ALIAS_ATTR_ALL;
 /// deduplicated by (BAR, attributes), so one entry per BAR and non-empty
 /// attribute set.
 pub(super) const MAX_ALIASES: usize = vfio::NUM_BARS * ((1 << ATTRS.count_ones()) - 1);
+
+/// The region each alias maps, for read() and write(), which need nothing
+/// else of it: an atomic read instead of an RCU read section of the table.
+///
+/// Slot `i` is 0 until SET returned alias `i`, then its target plus one,
+/// until the aliases are cleared. A reader that finds 0 asks the table.
+pub(super) struct Targets([Atomic<u32>; MAX_ALIASES]);
+
+impl Targets {
+    pub(super) const fn new() -> Self {
+        Self([const { Atomic::new(0) }; MAX_ALIASES])
+    }
+
+    /// The region alias `i` maps, if SET already returned it.
+    pub(super) fn get(&self, i: usize) -> Option<u32> {
+        self.0.get(i)?.load(Relaxed).checked_sub(1)
+    }
+
+    fn set(&self, i: usize, target: u32) {
+        if let Some(slot) = self.0.get(i) {
+            slot.store(target + 1, Relaxed);
+        }
+    }
+
+    /// Forgets every alias (with the table, at the last close).
+    pub(super) fn clear(&self) {
+        for slot in &self.0 {
+            slot.store(0, Relaxed);
+        }
+    }
+}
 
 /// Size of the uAPI argument.
 const REQUEST_SIZE: usize = core::mem::size_of::<AliasRequest>();
@@ -81,6 +117,7 @@ pub(super) fn feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> R
             attrs: req.flags,
         };
         let at = dev.aliases.insert_unique(alias)?;
+        dev.targets.set(at.index(), req.index);
         if let Inserted::New(i) = at {
             dev_dbg!(
                 dev.core().device(),

@@ -37,15 +37,7 @@ use crate::{
     vfio::{CoreDevice, NUM_BARS},
 };
 use core::fmt;
-use kernel::{
-    new_mutex,
-    prelude::*,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        barrier::{self, smp_mb},
-        Mutex,
-    },
-};
+use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 /// Mapping users of one BAR.
 #[derive(Default, Clone, Copy)]
@@ -68,20 +60,21 @@ struct Modes {
     open: bool,
 }
 
-/// [`Bars::state`] bit: core's kernel mapping of the BAR is write-combining.
+/// State bit (the value of the BAR's gate): core's kernel mapping of the BAR
+/// is write-combining.
 const WC: u32 = 1 << 0;
-/// [`Bars::state`] bit: the BAR is write-combining by policy (device open).
+/// State bit: the BAR is write-combining by policy (device open).
 const POLICY: u32 = 1 << 1;
-/// [`Bars::state`] bit: the BAR is to return to uncached, which the last
-/// reader inside its gate does.
+/// State bit: the BAR is to return to uncached, which the last reader inside
+/// its gate does.
 const RESTORE: u32 = 1 << 2;
 
 /// Memory type and users of every BAR of a device.
 ///
 /// # Invariants
 ///
-/// For each BAR:
-/// - `state` is only written with `modes` held;
+/// For each BAR, its state is the value of its gate in `gates`:
+/// - it is only written with `modes` held;
 /// - its [`WC`] bit is set iff core's `barmap` entry is an `ioremap_wc()`
 ///   mapping made by [`Bars::map`] or [`Bars::open`], and only changes while
 ///   the BAR's gate is closed or the device has no user (open, close);
@@ -89,10 +82,9 @@ const RESTORE: u32 = 1 << 2;
 ///   has [`WC`] and [`POLICY`].
 #[pin_data]
 pub(crate) struct Bars {
-    /// Readers of core's kernel mappings, one gate per BAR.
+    /// Readers of core's kernel mappings, one gate per BAR, whose value is
+    /// the BAR's state ([`WC`], [`POLICY`], [`RESTORE`]).
     gates: Gates<NUM_BARS>,
-    /// Per BAR: [`WC`], [`POLICY`], [`RESTORE`]; read without the lock.
-    state: [Atomic<u32>; NUM_BARS],
     #[pin]
     modes: Mutex<Modes>,
 }
@@ -104,24 +96,21 @@ pub(crate) struct BarIo<'a> {
     core: &'a CoreDevice,
     bar: usize,
     inside: Option<Inside<'a, NUM_BARS>>,
-    wc: bool,
 }
 
 impl BarIo<'_> {
     /// Whether the kernel mapping is write-combining.
     pub(crate) fn wc(&self) -> bool {
-        self.wc
+        self.inside.as_ref().is_some_and(|i| i.value() & WC != 0)
     }
 }
 
 impl Drop for BarIo<'_> {
     fn drop(&mut self) {
-        drop(self.inside.take());
-        // Pairs with the full barrier of closing the gate in
-        // `Bars::restore`: either that sees this reader gone, or this
-        // reader sees the request.
-        smp_mb(barrier::Full);
-        if self.bars.state(self.bar) & RESTORE != 0 {
+        // The state after leaving: either `Bars::restore` saw this reader
+        // gone, or this reader sees its request ([`Inside::leave`]).
+        let after = self.inside.take().map_or(0, |i| i.leave());
+        if after & RESTORE != 0 {
             let mut modes = self.bars.modes.lock();
             self.bars.restore(&mut modes, self.core, self.bar);
         }
@@ -133,7 +122,6 @@ impl Bars {
     pub(crate) fn new(policy: BarSet) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             gates: Gates::new()?,
-            state: [const { Atomic::new(0) }; NUM_BARS],
             modes <- new_mutex!(Modes {
                 policy,
                 ..Modes::default()
@@ -141,13 +129,14 @@ impl Bars {
         })
     }
 
+    #[inline]
     fn state(&self, bar: usize) -> u32 {
-        self.state[bar].load(Relaxed)
+        self.gates.value(bar)
     }
 
     /// Sets the state of `bar`; `_modes` proves the lock is held.
     fn set_state(&self, _modes: &mut Modes, bar: usize, state: u32) {
-        self.state[bar].store(state, Relaxed);
+        self.gates.set_value(bar, state);
     }
 
     /// The write-combining policy.
@@ -176,6 +165,7 @@ impl Bars {
 
     /// Whether `bar` is write-combining by policy (and the device open).
     /// Takes no lock.
+    #[inline]
     pub(crate) fn is_policy_wc(&self, bar: usize) -> bool {
         self.state(bar) & POLICY != 0
     }
@@ -197,6 +187,7 @@ impl Bars {
     /// Enters `bar`'s gate for a call into core that uses its kernel
     /// mapping: the mapping stays as it is until the returned value is
     /// dropped. Takes no lock unless a mode switch is under way.
+    #[inline]
     pub(crate) fn enter<'a>(&'a self, core: &'a CoreDevice, bar: usize) -> Result<BarIo<'a>> {
         let inside = match self.gates.enter(bar) {
             Some(inside) => inside,
@@ -211,7 +202,6 @@ impl Bars {
             bars: self,
             core,
             bar,
-            wc: self.state(bar) & WC != 0,
             inside: Some(inside),
         })
     }

@@ -119,9 +119,21 @@ void vpa_free_percpu_counters(unsigned long __percpu *counters)
 	free_percpu(counters);
 }
 
-void vpa_this_cpu_inc(unsigned long __percpu *counters, unsigned int i)
+unsigned int vpa_this_cpu_inc_mb_load_acquire(unsigned long __percpu *counters,
+					      unsigned int i, const unsigned int *word)
 {
 	this_cpu_inc(counters[i]);
+	smp_mb();
+	return smp_load_acquire(word);
+}
+
+unsigned int vpa_mb_this_cpu_inc_mb_load(unsigned long __percpu *counters,
+					 unsigned int i, const unsigned int *word)
+{
+	smp_mb();
+	this_cpu_inc(counters[i]);
+	smp_mb();
+	return READ_ONCE(*word);
 }
 
 unsigned long vpa_percpu_sum(unsigned long __percpu *counters, unsigned int i)

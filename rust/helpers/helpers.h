@@ -80,12 +80,18 @@ bool vpa_wc_supported(void);
 
 /*
  * Per-CPU counters for rust/gate.rs: @n zeroed unsigned longs per CPU
- * (NULL if out of memory), this_cpu_inc() of counter @i, and the sum of
- * counter @i over the possible CPUs.
+ * (NULL if out of memory), and the sum of counter @i over the possible CPUs.
+ * A reader of a gate makes one call each way (under TCG, and without
+ * cross-language inlining, every call on the fd path shows): this_cpu_inc()
+ * of counter @i, smp_mb(), then smp_load_acquire() of @word; or smp_mb(),
+ * this_cpu_inc() of counter @i, smp_mb(), then READ_ONCE() of @word.
  */
 unsigned long __percpu *vpa_alloc_percpu_counters(unsigned int n);
 void vpa_free_percpu_counters(unsigned long __percpu *counters);
-void vpa_this_cpu_inc(unsigned long __percpu *counters, unsigned int i);
+unsigned int vpa_this_cpu_inc_mb_load_acquire(unsigned long __percpu *counters,
+					      unsigned int i, const unsigned int *word);
+unsigned int vpa_mb_this_cpu_inc_mb_load(unsigned long __percpu *counters,
+					 unsigned int i, const unsigned int *word);
 unsigned long vpa_percpu_sum(unsigned long __percpu *counters, unsigned int i);
 
 #endif
