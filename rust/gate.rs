@@ -24,14 +24,16 @@
 //! - a reader whose `entered` the writer does not count sees the closed mark:
 //!   the reader increments `entered` then reads the mark (barrier A), the
 //!   writer sets the mark then reads `entered` (the full barrier of the
-//!   exchange); with both barriers, at least one of the two sees the other.
+//!   successful `cmpxchg()` that sets it); with both barriers, at least one
+//!   of the two sees the other.
 //!
 //! So the counted entries are at least the counted exits, and equal only if
 //! every counted reader has left; the uncounted ones never got in.
 //!
 //! Each gate also holds a small value (a few bits the user defines, such as
-//! the memory type of what the gate keeps), read in the same step that checks
-//! the mark: a reader sees the value the last writer left. A reader's cost
+//! the memory type of what the gate keeps), in the same word as the mark and
+//! read in the same step: a reader that gets in sees the value the last
+//! writer left before opening the gate. A reader's cost
 //! is two calls into C, each a per-CPU increment between its barriers and one
 //! read of the gate's word; the word is the only shared memory it touches,
 //! and it only reads it.
