@@ -72,8 +72,8 @@ pub(crate) struct Gates<const N: usize> {
     words: [Atomic<u32>; N],
 }
 
-// SAFETY: The counters are per-CPU memory only changed through
-// `this_cpu_inc()` and read with `READ_ONCE()`; the words are atomics.
+// SAFETY: The counters are per-CPU memory only changed by atomic increments
+// and read with `READ_ONCE()`; the words are atomics.
 unsafe impl<const N: usize> Send for Gates<N> {}
 // SAFETY: As for `Send`.
 unsafe impl<const N: usize> Sync for Gates<N> {}
@@ -121,7 +121,7 @@ impl<const N: usize> Gates<N> {
         // allocation of `2 * N` counters; callers check `slot < N`. The word
         // is a valid `u32` for the call.
         unsafe {
-            bindings::vpa_this_cpu_inc_mb_load_acquire(
+            bindings::vpa_percpu_inc_mb_load_acquire(
                 self.counters.as_ptr(),
                 slot as u32,
                 self.word_ptr(slot),
@@ -135,7 +135,7 @@ impl<const N: usize> Gates<N> {
     fn count_exit(&self, slot: usize) -> u32 {
         // SAFETY: As in `count_entry`, for counter `N + slot < 2 * N`.
         unsafe {
-            bindings::vpa_mb_this_cpu_inc_mb_load(
+            bindings::vpa_mb_percpu_inc_mb_load(
                 self.counters.as_ptr(),
                 (N + slot) as u32,
                 self.word_ptr(slot),
@@ -205,6 +205,21 @@ impl<const N: usize> Gates<N> {
         // race under the LKMM). It saves the two calls of `Atomic::load()`
         // on the region info path.
         unsafe { ptr::read_volatile(self.word_ptr(slot)) & VALUE_BITS }
+    }
+
+    /// The value of gate `slot` if it is open right now, with one read of its
+    /// word. For a user that keeps its own count (not the gate's) and must
+    /// not race a writer: it counts itself with a fully ordered atomic, then
+    /// asks this, and backs out if the gate is closed. The writer closes the
+    /// gate, then reads that count.
+    #[inline]
+    pub(crate) fn open_value(&self, slot: usize) -> Option<u32> {
+        if slot >= N {
+            return None;
+        }
+        // SAFETY: As in `value`.
+        let word = unsafe { ptr::read_volatile(self.word_ptr(slot)) };
+        (word & CLOSED == 0).then_some(word & VALUE_BITS)
     }
 
     /// Sets the value of gate `slot` to `value` (in [`VALUE_BITS`]). Readers

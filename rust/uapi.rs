@@ -48,7 +48,18 @@ pub(crate) struct IoeventfdRequest(pub(crate) bindings::vfio_device_ioeventfd);
 // padding, every bit pattern valid.
 unsafe impl FromBytes for IoeventfdRequest {}
 
+/// `struct vfio_device_info` of `<linux/vfio.h>`.
+#[repr(transparent)]
+#[derive(Default)]
+pub(crate) struct DeviceInfo(pub(crate) bindings::vfio_device_info);
+
+// SAFETY: Six `u32`: integers only, no padding, every bit pattern valid.
+unsafe impl FromBytes for DeviceInfo {}
+// SAFETY: As above.
+unsafe impl AsBytes for DeviceInfo {}
+
 // The sizes userspace sees.
 const _: () = assert!(core::mem::size_of::<AliasRequest>() == 24);
 const _: () = assert!(core::mem::size_of::<CapAlias>() == 24);
 const _: () = assert!(core::mem::size_of::<IoeventfdRequest>() == 32);
+const _: () = assert!(core::mem::size_of::<DeviceInfo>() == 24);

@@ -37,13 +37,19 @@ use crate::{
     vfio::{CoreDevice, NUM_BARS},
 };
 use core::fmt;
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Full, Relaxed},
+        Mutex,
+    },
+};
 
-/// Mapping users of one BAR.
+/// Mapping users of one BAR that only change under the lock (uncached
+/// mappings are counted without it, in [`Bars::uc_maps`]).
 #[derive(Default, Clone, Copy)]
 struct Bar {
-    /// VMAs mapping the BAR uncached (its own region index).
-    uc_maps: usize,
     /// VMAs mapping the BAR write-combining (an alias, or the policy).
     wc_maps: usize,
 }
@@ -78,13 +84,19 @@ const RESTORE: u32 = 1 << 2;
 /// - its [`WC`] bit is set iff core's `barmap` entry is an `ioremap_wc()`
 ///   mapping made by [`Bars::map`] or [`Bars::open`], and only changes while
 ///   the BAR's gate is closed or the device has no user (open, close);
-/// - `uc_maps > 0` implies no [`WC`]; while open, every BAR of the policy
+/// - `uc_maps` above zero, outside a [`Bars::map`] that backs out again,
+///   implies no [`WC`]; while open, every BAR of the policy
 ///   has [`WC`] and [`POLICY`].
 #[pin_data]
 pub(crate) struct Bars {
     /// Readers of core's kernel mappings, one gate per BAR, whose value is
     /// the BAR's state ([`WC`], [`POLICY`], [`RESTORE`]).
     gates: Gates<NUM_BARS>,
+    /// Per BAR, VMAs mapping it uncached (its own region index), counted
+    /// without the lock: a switch to write-combining closes the BAR's gate
+    /// before it reads the count, and a new mapping counts itself before it
+    /// checks the gate ([`Gates::open_value`]).
+    uc_maps: [Atomic<usize>; NUM_BARS],
     #[pin]
     modes: Mutex<Modes>,
 }
@@ -106,13 +118,13 @@ impl BarIo<'_> {
 }
 
 impl Drop for BarIo<'_> {
+    #[inline]
     fn drop(&mut self) {
         // The state after leaving: either `Bars::restore` saw this reader
         // gone, or this reader sees its request ([`Inside::leave`]).
         let after = self.inside.take().map_or(0, |i| i.leave());
         if after & RESTORE != 0 {
-            let mut modes = self.bars.modes.lock();
-            self.bars.restore(&mut modes, self.core, self.bar);
+            self.bars.restore_for_reader(self.core, self.bar);
         }
     }
 }
@@ -122,6 +134,7 @@ impl Bars {
     pub(crate) fn new(policy: BarSet) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             gates: Gates::new()?,
+            uc_maps: [const { Atomic::new(0) }; NUM_BARS],
             modes <- new_mutex!(Modes {
                 policy,
                 ..Modes::default()
@@ -191,12 +204,7 @@ impl Bars {
     pub(crate) fn enter<'a>(&'a self, core: &'a CoreDevice, bar: usize) -> Result<BarIo<'a>> {
         let inside = match self.gates.enter(bar) {
             Some(inside) => inside,
-            None => {
-                // A switch holds the gate closed under the lock: once we have
-                // the lock, it is open again.
-                let _modes = self.modes.lock();
-                self.gates.enter(bar).ok_or(EINVAL)?
-            }
+            None => self.enter_after_switch(bar)?,
         };
         Ok(BarIo {
             bars: self,
@@ -204,6 +212,23 @@ impl Bars {
             bar,
             inside: Some(inside),
         })
+    }
+
+    /// [`Self::enter`] when the gate was closed: a switch holds it closed
+    /// under the lock, so once we have the lock, it is open again.
+    #[cold]
+    #[inline(never)]
+    fn enter_after_switch(&self, bar: usize) -> Result<Inside<'_, NUM_BARS>> {
+        let _modes = self.modes.lock();
+        self.gates.enter(bar).ok_or(EINVAL)
+    }
+
+    /// The last reader out of `bar`'s gate found a return to uncached due.
+    #[cold]
+    #[inline(never)]
+    fn restore_for_reader(&self, core: &CoreDevice, bar: usize) {
+        let mut modes = self.modes.lock();
+        self.restore(&mut modes, core, bar);
     }
 
     /// As [`Self::enter`], for a user that needs an uncached mapping (an
@@ -234,32 +259,22 @@ impl Bars {
     /// `EBUSY` if an uncached mapping, an ioeventfd or a read/write is in
     /// the way.
     pub(crate) fn map(&self, core: &CoreDevice, bar: usize, wc: bool) -> Result {
-        let mut m = self.modes.lock();
         if !wc {
-            if self.state(bar) & RESTORE != 0 {
-                self.restore(&mut m, core, bar);
-            }
-            if self.state(bar) & WC != 0 {
-                return Err(EBUSY);
-            }
-            m.bars[bar].uc_maps += 1;
-            return Ok(());
+            return self.map_uc(core, bar);
         }
+        let mut m = self.modes.lock();
         let state = self.state(bar);
         if state & WC == 0 {
-            if m.bars[bar].uc_maps > 0 {
-                return Err(EBUSY);
-            }
             let _closed = self.gates.try_close(bar).ok_or(EBUSY)?;
-            // With the gate closed no ioeventfd can be made, so this count
-            // stays.
-            if core.ioeventfds() > 0 {
+            // With the gate closed no uncached mapping or ioeventfd can be
+            // made, so these counts stay.
+            if self.uc_maps[bar].load(Relaxed) > 0 || core.ioeventfds() > 0 {
                 return Err(EBUSY);
             }
-            // SAFETY: No user mapping (checked above under our lock, which
-            // every new mapping takes first), read/write or ioeventfd (the
-            // gate is closed with nobody inside, and ioeventfds are counted)
-            // uses the mapping.
+            // SAFETY: No user mapping (uncached ones are counted, and new ones
+            // back out while the gate is closed; write-combining ones take
+            // our lock), read/write or ioeventfd (the gate is closed with
+            // nobody inside, and ioeventfds are counted) uses the mapping.
             unsafe { core.remap_bar(bar, true) }?;
             // Before the gate opens again.
             self.set_state(&mut m, bar, state | WC);
@@ -269,28 +284,61 @@ impl Bars {
         Ok(())
     }
 
+    /// A new uncached mapping of `bar`: `EBUSY` while the BAR is
+    /// write-combining. Takes no lock unless a switch is under way or due.
+    fn map_uc(&self, core: &CoreDevice, bar: usize) -> Result {
+        // Fully ordered: counted before the gate is checked (a switch closes
+        // the gate, then reads the count).
+        self.uc_maps[bar].fetch_add(1, Full);
+        if self
+            .gates
+            .open_value(bar)
+            .is_some_and(|state| state & (WC | RESTORE) == 0)
+        {
+            return Ok(());
+        }
+        self.uc_maps[bar].fetch_sub(1, Relaxed);
+        self.map_uc_locked(core, bar)
+    }
+
+    /// [`Self::map_uc`] when its gate was closed or the BAR not uncached: the
+    /// lock waits for a switch to finish, and a return to uncached that is
+    /// due is done first.
+    #[cold]
+    fn map_uc_locked(&self, core: &CoreDevice, bar: usize) -> Result {
+        let mut m = self.modes.lock();
+        if self.state(bar) & RESTORE != 0 {
+            self.restore(&mut m, core, bar);
+        }
+        if self.state(bar) & WC != 0 {
+            return Err(EBUSY);
+        }
+        // No switch can start while we hold the lock.
+        self.uc_maps[bar].fetch_add(1, Relaxed);
+        Ok(())
+    }
+
     /// A mapping of `bar` made by [`Self::map`] with `wc` went away; the
     /// last write-combining one takes the BAR back to uncached.
     pub(crate) fn unmap(&self, core: &CoreDevice, bar: usize, wc: bool) {
+        if !wc {
+            self.uc_maps[bar].fetch_sub(1, Relaxed);
+            return;
+        }
         let mut m = self.modes.lock();
         let b = &mut m.bars[bar];
-        if wc {
-            b.wc_maps = b.wc_maps.saturating_sub(1);
-            self.restore(&mut m, core, bar);
-        } else {
-            b.uc_maps = b.uc_maps.saturating_sub(1);
-        }
+        b.wc_maps = b.wc_maps.saturating_sub(1);
+        self.restore(&mut m, core, bar);
     }
 
     /// Another VMA shares a mapping of `bar` (fork, split).
     pub(crate) fn dup(&self, bar: usize, wc: bool) {
-        let mut m = self.modes.lock();
-        let b = &mut m.bars[bar];
-        if wc {
-            b.wc_maps += 1;
-        } else {
-            b.uc_maps += 1;
+        if !wc {
+            // The original keeps the count above zero: no switch can happen.
+            self.uc_maps[bar].fetch_add(1, Relaxed);
+            return;
         }
+        self.modes.lock().bars[bar].wc_maps += 1;
     }
 
     /// Takes `bar` back to uncached once nothing needs write-combining. If
@@ -329,6 +377,7 @@ impl Bars {
         m.open = false;
         for bar in 0..NUM_BARS {
             self.set_state(&mut m, bar, 0);
+            self.uc_maps[bar].store(0, Relaxed);
         }
     }
 
@@ -360,7 +409,7 @@ impl Bars {
             writeln!(
                 f,
                 "{bar:<4} {kind:<5} {ty:<5} {pol:<7} {:<8} {:<8} {}",
-                b.uc_maps,
+                self.uc_maps[bar].load(Relaxed),
                 b.wc_maps,
                 self.gates.inside(bar)
             )?;

@@ -119,20 +119,26 @@ void vpa_free_percpu_counters(unsigned long __percpu *counters)
 	free_percpu(counters);
 }
 
-unsigned int vpa_this_cpu_inc_mb_load_acquire(unsigned long __percpu *counters,
-					      unsigned int i, const unsigned int *word)
+/*
+ * The counters are incremented atomically on whatever CPU's copy
+ * raw_cpu_ptr() gives (the CPU may change under it: only the sums matter), as
+ * SRCU's NMI-safe readers do: on x86 the locked increment is the full
+ * barrier, and smp_mb__{before,after}_atomic() cost nothing.
+ */
+unsigned int vpa_percpu_inc_mb_load_acquire(unsigned long __percpu *counters,
+					    unsigned int i, const unsigned int *word)
 {
-	this_cpu_inc(counters[i]);
-	smp_mb();
+	atomic_long_inc((atomic_long_t *)raw_cpu_ptr(&counters[i]));
+	smp_mb__after_atomic();
 	return smp_load_acquire(word);
 }
 
-unsigned int vpa_mb_this_cpu_inc_mb_load(unsigned long __percpu *counters,
-					 unsigned int i, const unsigned int *word)
+unsigned int vpa_mb_percpu_inc_mb_load(unsigned long __percpu *counters,
+				       unsigned int i, const unsigned int *word)
 {
-	smp_mb();
-	this_cpu_inc(counters[i]);
-	smp_mb();
+	smp_mb__before_atomic();
+	atomic_long_inc((atomic_long_t *)raw_cpu_ptr(&counters[i]));
+	smp_mb__after_atomic();
 	return READ_ONCE(*word);
 }
 
@@ -144,4 +150,20 @@ unsigned long vpa_percpu_sum(unsigned long __percpu *counters, unsigned int i)
 	for_each_possible_cpu(cpu)
 		sum += READ_ONCE(*per_cpu_ptr(&counters[i], cpu));
 	return sum;
+}
+
+bool vpa_device_info_caps_possible(struct vfio_pci_core_device *vdev)
+{
+	u32 devcap2 = 0;
+
+	if (IS_ENABLED(CONFIG_VFIO_PCI_ZDEV_KVM))
+		return true;
+	pcie_capability_read_dword(pci_physfn(vdev->pdev), PCI_EXP_DEVCAP2, &devcap2);
+	return devcap2 & (PCI_EXP_DEVCAP2_ATOMIC_COMP32 | PCI_EXP_DEVCAP2_ATOMIC_COMP64 |
+			  PCI_EXP_DEVCAP2_ATOMIC_COMP128);
+}
+
+bool vpa_reset_works(struct vfio_pci_core_device *vdev)
+{
+	return vdev->reset_works;
 }

@@ -75,6 +75,15 @@ void vpa_add_ids(struct pci_driver *drv);
 /* vfio-pci's ID table: any device, through driver_override only. */
 const struct pci_device_id *vpa_pci_id_table(void);
 
+/*
+ * Whether core's VFIO_DEVICE_GET_INFO of @vdev can carry capabilities: the
+ * zPCI ones (CONFIG_VFIO_PCI_ZDEV_KVM) or the AtomicOps completer one (the
+ * physical function's DEVCAP2 has a completer bit). And @vdev->reset_works,
+ * a bitfield.
+ */
+bool vpa_device_info_caps_possible(struct vfio_pci_core_device *vdev);
+bool vpa_reset_works(struct vfio_pci_core_device *vdev);
+
 /* Whether the platform can map I/O memory write-combining (x86: PAT). */
 bool vpa_wc_supported(void);
 
@@ -82,16 +91,16 @@ bool vpa_wc_supported(void);
  * Per-CPU counters for rust/gate.rs: @n zeroed unsigned longs per CPU
  * (NULL if out of memory), and the sum of counter @i over the possible CPUs.
  * A reader of a gate makes one call each way (under TCG, and without
- * cross-language inlining, every call on the fd path shows): this_cpu_inc()
- * of counter @i, smp_mb(), then smp_load_acquire() of @word; or smp_mb(),
- * this_cpu_inc() of counter @i, smp_mb(), then READ_ONCE() of @word.
+ * cross-language inlining, every call on the fd path shows): an increment of
+ * counter @i that is a full barrier, then smp_load_acquire() of @word; or a
+ * full barrier, the increment, a full barrier, then READ_ONCE() of @word.
  */
 unsigned long __percpu *vpa_alloc_percpu_counters(unsigned int n);
 void vpa_free_percpu_counters(unsigned long __percpu *counters);
-unsigned int vpa_this_cpu_inc_mb_load_acquire(unsigned long __percpu *counters,
-					      unsigned int i, const unsigned int *word);
-unsigned int vpa_mb_this_cpu_inc_mb_load(unsigned long __percpu *counters,
-					 unsigned int i, const unsigned int *word);
+unsigned int vpa_percpu_inc_mb_load_acquire(unsigned long __percpu *counters,
+					    unsigned int i, const unsigned int *word);
+unsigned int vpa_mb_percpu_inc_mb_load(unsigned long __percpu *counters,
+				       unsigned int i, const unsigned int *word);
 unsigned long vpa_percpu_sum(unsigned long __percpu *counters, unsigned int i);
 
 #endif

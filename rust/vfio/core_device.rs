@@ -4,7 +4,7 @@
 //! for one PCI function, and the core functions a variant driver calls.
 
 use super::{InfoCaps, RegionInfo, NUM_BARS};
-use crate::{bindings, vma::Fault};
+use crate::{bindings, uapi::DeviceInfo, vma::Fault};
 use core::ptr;
 use kernel::{
     device,
@@ -12,8 +12,9 @@ use kernel::{
     ffi::{c_int, c_ulong},
     mm::virt::VmaNew,
     prelude::*,
+    transmute::AsBytes,
     types::Opaque,
-    uaccess::UserPtr,
+    uaccess::{UserPtr, UserSlice},
 };
 
 /// A `struct vfio_pci_core_device`: the state `vfio_pci_core` keeps for one
@@ -130,6 +131,41 @@ impl CoreDevice {
 }
 
 impl CoreDevice {
+    /// Whether core's `VFIO_DEVICE_GET_INFO` of this device can carry
+    /// capabilities (zPCI, AtomicOps completer). Reads config space.
+    pub(crate) fn info_caps_possible(&self) -> bool {
+        // SAFETY: Valid by the type invariant.
+        unsafe { bindings::vpa_device_info_caps_possible(self.as_raw()) }
+    }
+
+    /// Core's `VFIO_DEVICE_GET_INFO` for a device whose answer carries no
+    /// capability ([`Self::info_caps_possible`] is false), with
+    /// `num_regions` in place of core's count: the same checks, the same
+    /// fields and the same user copies (the minimum size in, up to the whole
+    /// structure out).
+    pub(crate) fn device_info_without_caps(&self, arg: usize, num_regions: u32) -> Result<isize> {
+        let size = core::mem::size_of::<DeviceInfo>();
+        // Core's `minsz`: up to `num_irqs`, four `u32`.
+        let minsz = core::mem::offset_of!(bindings::vfio_device_info, cap_offset);
+        let (mut r, mut w) = UserSlice::new(UserPtr::from_addr(arg), size).reader_writer();
+        let head: [u32; 4] = r.read()?;
+        let mut info = DeviceInfo::default();
+        info.0.argsz = head[0];
+        if (info.0.argsz as usize) < minsz {
+            return Err(EINVAL);
+        }
+        let out = size.min(info.0.argsz as usize);
+        info.0.flags = bindings::VFIO_DEVICE_FLAGS_PCI;
+        // SAFETY: Valid by the type invariant.
+        if unsafe { bindings::vpa_reset_works(self.as_raw()) } {
+            info.0.flags |= bindings::VFIO_DEVICE_FLAGS_RESET;
+        }
+        info.0.num_regions = num_regions;
+        info.0.num_irqs = bindings::VFIO_PCI_NUM_IRQS;
+        w.write_slice(&info.as_bytes()[..out])?;
+        Ok(0)
+    }
+
     /// Number of device-specific regions core registered at open, which come
     /// after the fixed ones.
     pub(crate) fn dev_regions(&self) -> u32 {

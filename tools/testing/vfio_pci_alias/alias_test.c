@@ -2,12 +2,14 @@
 /*
  * Semantics of VFIO_DEVICE_FEATURE_ALIAS_REGION on a device bound to
  * vfio-pci-alias: PROBE, SET, dedup, every bad input with its errno (and
- * that it changed nothing), GET_INFO, GET_REGION_INFO of an alias,
- * read/write through an alias, and the table's lifetime.
+ * that it changed nothing), GET_INFO (as core answers it, plus the aliases),
+ * GET_REGION_INFO of an alias, read/write through an alias, and the table's
+ * lifetime.
  *
  * Devices come from the environment: VPA_EDU_BDF (QEMU edu, BAR0 only),
  * VPA_IGB_BDF (igb, MSI-X table in BAR3), VPA_IVSHMEM_BDF (ivshmem-plain).
  */
+#include <stddef.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
@@ -88,6 +90,47 @@ TEST_F(edu, set_creates_then_finds)
 	/* The same request again returns the same index, adds nothing. */
 	ASSERT_EQ(a, vpa_alias(self->d.fd, 0, VFIO_ALIAS_ATTR_WC));
 	ASSERT_EQ(self->base + 1, vpa_num_regions(self->d.fd));
+}
+
+/*
+ * GET_INFO with an alias is core's answer with the alias counted, whatever
+ * argsz: the same flags and IRQs, EINVAL below the minimum size, nothing
+ * written past argsz, cap_offset zeroed when argsz covers it.
+ */
+TEST_F(edu, get_info_counts_aliases_like_core)
+{
+	struct vfio_device_info before = { .argsz = sizeof(before) }, info;
+	uint32_t minsz = offsetof(struct vfio_device_info, cap_offset);
+	uint32_t sizes[] = { minsz, minsz + 4, sizeof(info), sizeof(info) + 8 };
+	char buf[sizeof(info) + 8];
+
+	ASSERT_EQ(0, ioctl(self->d.fd, VFIO_DEVICE_GET_INFO, &before));
+	ASSERT_EQ(self->base, vpa_alias(self->d.fd, 0, VFIO_ALIAS_ATTR_WC));
+	for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		memset(buf, 0x5a, sizeof(buf));
+		memcpy(buf, &sizes[i], sizeof(sizes[i]));
+		ASSERT_EQ(0, ioctl(self->d.fd, VFIO_DEVICE_GET_INFO, buf)) TH_LOG("argsz %u", sizes[i]);
+		memcpy(&info, buf, sizeof(info));
+		EXPECT_EQ(sizes[i], info.argsz);
+		EXPECT_EQ(before.flags, info.flags);
+		EXPECT_EQ(before.num_regions + 1, info.num_regions);
+		EXPECT_EQ(before.num_irqs, info.num_irqs);
+		/* Written up to argsz (at most the structure), not beyond. */
+		for (uint32_t at = minsz; at < sizeof(buf); at++) {
+			if (at < sizes[i] && at < sizeof(info))
+				continue;
+			ASSERT_EQ(0x5a, (unsigned char)buf[at])
+				TH_LOG("byte %u, argsz %u", at, sizes[i]);
+		}
+		if (sizes[i] >= minsz + 4) {
+			EXPECT_EQ(0, info.cap_offset);
+		}
+	}
+	info.argsz = minsz - 1;
+	ASSERT_EQ(-1, ioctl(self->d.fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(-1, ioctl(self->d.fd, VFIO_DEVICE_GET_INFO, (void *)8));
+	ASSERT_EQ(EFAULT, errno);
 }
 
 TEST_F(edu, bad_requests_fail_and_change_nothing)
