@@ -9,13 +9,15 @@
  * must be SIGBUS, nothing else. The harness around it scans dmesg for
  * lockdep, RCU and atomic-sleep splats.
  *
- * And the memory-type switch against read()/write(): threads read edu's
- * id register through the device fd, by the BAR and by its alias, while
- * others map and unmap a write-combining alias of the same BAR, which
- * switches core's kernel mapping of it to write-combining and back. Every
- * read must return the id (never a fault, never an error): a switch may be
- * refused (EBUSY) while a read is in flight, but must never replace the
- * mapping under one.
+ * And the memory-type switch against read()/write() and uncached mappings:
+ * threads read edu's id register through the device fd, by the BAR and by
+ * its alias, and map the BAR itself uncached, while others map and unmap a
+ * write-combining alias of the same BAR, which switches core's kernel
+ * mapping of it to write-combining and back. Every read must return the id
+ * (never a fault, never an error) and every uncached mapping must really be
+ * uncached (its page-table entry, checked now and then): a switch may be
+ * refused (EBUSY) while a read or an uncached mapping is in the way, but
+ * must never happen under one.
  *
  * VPA_STRESS_SECONDS (default 10) bounds each run.
  */
@@ -29,6 +31,7 @@
 
 #include "kselftest_harness.h"
 #include "vpa_lib.h"
+#include "vpa_pgtable.h"
 
 #define NBARS 6
 
@@ -218,7 +221,7 @@ TEST(concurrent_set_info_mmap_rw_zap)
 static struct vpa_dev edu;
 static int edu_alias = -1;
 static uint32_t edu_id;
-static atomic_long edu_reads, edu_maps, edu_busy;
+static atomic_long edu_reads, edu_maps, edu_busy, edu_uc_maps, edu_uc_busy, edu_uc_checked;
 
 /* pread of the id register through region @index of edu's fd. */
 static int edu_read_id(uint32_t index, uint32_t *v)
@@ -273,10 +276,44 @@ static void *wc_mapper(void *arg)
 	return NULL;
 }
 
+/* Maps BAR0 itself (uncached) while the WC alias comes and goes. */
+static void *uc_mapper(void *arg)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct timespec pause = { 0, 100 * 1000 };
+
+	while (!stop) {
+		volatile uint32_t *p = mmap(NULL, page, PROT_READ, MAP_SHARED, edu.fd,
+					    (uint64_t)VFIO_PCI_BAR0_REGION_INDEX << 40);
+		int bits;
+
+		if (p == MAP_FAILED) {
+			/* The BAR is write-combining for the alias right now. */
+			if (errno == EBUSY)
+				edu_uc_busy++;
+			else
+				FAILF("mmap BAR0: %d\n", errno);
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		if (p[0] != edu_id)
+			FAILF("id through BAR0: %#x, not %#x\n", p[0], edu_id);
+		/* The page-table dump is slow: every 4th mapping. */
+		if (++edu_uc_maps % 4 == 1) {
+			bits = pte_cache_bits((void *)p, NULL);
+			if (bits != PTE_UCM && bits != -2)
+				FAILF("BAR0 mapping has cache bits %d, not UC-\n", bits);
+			edu_uc_checked++;
+		}
+		munmap((void *)p, page);
+	}
+	return NULL;
+}
+
 TEST(reads_while_switching_wc)
 {
 	void *(*fns[])(void *) = { id_reader, id_reader, id_reader, id_reader,
-				   wc_mapper, wc_mapper };
+				   wc_mapper, wc_mapper, uc_mapper };
 	pthread_t t[sizeof(fns) / sizeof(fns[0])];
 	const char *env = getenv("VPA_STRESS_SECONDS");
 	int secs = env ? atoi(env) : 10;
@@ -295,11 +332,13 @@ TEST(reads_while_switching_wc)
 	stop = 1;
 	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
 		pthread_join(t[i], NULL);
-	TH_LOG("%ld reads, %ld WC maps (switches), %ld EBUSY", edu_reads, edu_maps, edu_busy);
+	TH_LOG("%ld reads, %ld WC maps (switches), %ld EBUSY; %ld UC maps (%ld checked), %ld EBUSY",
+	       edu_reads, edu_maps, edu_busy, edu_uc_maps, edu_uc_checked, edu_uc_busy);
 	ASSERT_EQ(0, errors);
 	ASSERT_GT(edu_reads, 0);
-	/* The switch really ran against the readers. */
+	/* The switch really ran against the readers and the uncached maps. */
 	ASSERT_GT(edu_maps, 0);
+	ASSERT_GT(edu_uc_maps, 0);
 	vpa_close(&edu);
 }
 
