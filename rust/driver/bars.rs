@@ -28,8 +28,9 @@
 //! no shared cache line written. A mode switch closes the gate first, which
 //! succeeds only while nobody is inside, and is refused (`EBUSY`) otherwise:
 //! it never waits, as it runs under the mmap lock. A return to uncached that
-//! finds somebody inside is left to the last one out ([`BarIo`]). See
-//! Documentation/vfio-pci-alias.rst.
+//! finds somebody inside is left to the last one out ([`BarIo`]). Uncached
+//! mappings are counted without the lock too ([`Bars::uc_maps`]), against
+//! the same gate. See Documentation/vfio-pci-alias.rst.
 
 use super::policy::{self, BarSet};
 use crate::{
