@@ -16,10 +16,11 @@
 #      over the rounds and the per-round ratio vfio-pci-alias / vfio-pci
 #      (median, min-max).
 #
-# Environment: KDIR, VARIANT (debug|kasan), ROUNDS (default 5), CALLS
-# (vpa_bench --calls, default 4000), VPA_OUT (default out/ in the
-# repository): the console log in bench.log, its VPA-BENCH lines in
-# bench.raw, qemu.sh's results in bench.results, build logs.
+# Environment: KDIR, VARIANT (debug|kasan), ROUNDS (default 9), CALLS
+# (vpa_bench --calls, default 10000; fewer give noisier ratios), VPA_OUT
+# (default out/ in the repository): the console log in bench.log, its
+# VPA-BENCH lines in bench.raw, qemu.sh's results in bench.results, build
+# logs.
 #
 # Exit status 0 only if the guest reported "ok - bench" and qemu.sh passed
 # (that includes its dmesg scan: a kernel warning fails the run).
@@ -34,8 +35,8 @@ repo=$(dirname "$here")
 . "$here/lib.sh"
 
 OUT=${VPA_OUT:-$repo/out}
-ROUNDS=${ROUNDS:-5}
-CALLS=${CALLS:-4000}
+ROUNDS=${ROUNDS:-9}
+CALLS=${CALLS:-10000}
 case $ROUNDS$CALLS in ''|*[!0-9]*) die "ROUNDS=$ROUNDS and CALLS=$CALLS must be numbers" ;; esac
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
