@@ -327,7 +327,14 @@ mod tests {
         // A reader leaving sees a value set while it was inside.
         gates.set_value(0, 3);
         assert_eq!(c.leave(), 3);
-        assert!(gates.try_close(0).is_some());
+        // What a user keeping its own count sees: the value while open,
+        // nothing while closed.
+        assert_eq!(gates.open_value(0), Some(3));
+        let closed = gates.try_close(0).ok_or(EINVAL)?;
+        assert_eq!(gates.open_value(0), None);
+        drop(closed);
+        assert_eq!(gates.open_value(0), Some(3));
+        assert_eq!(gates.open_value(2), None);
         Ok(())
     }
 }
