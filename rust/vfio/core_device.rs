@@ -274,6 +274,10 @@ impl CoreDevice {
         // SAFETY: As core maps it at open.
         let back = unsafe { bindings::pci_iomap(self.pdev(), bar as c_int, 0) };
         let back = if back.is_null() {
+            // As core after a failed map at open: the region goes too, since
+            // core's close releases it only for a BAR that is mapped.
+            // SAFETY: Core requested the region at open (the BAR was mapped).
+            unsafe { bindings::pci_release_selected_regions(self.pdev(), 1 << bar) };
             ENOMEM.to_ptr()
         } else {
             back
