@@ -56,7 +56,7 @@ use kernel::{
 const CLOSED: u32 = 1 << 31;
 
 /// The bits a gate's value may use.
-pub(crate) const VALUE_BITS: u32 = !CLOSED;
+const VALUE_BITS: u32 = !CLOSED;
 
 /// `N` gates sharing one per-CPU allocation.
 ///
@@ -111,6 +111,19 @@ impl<const N: usize> Gates<N> {
         // `Atomic<u32>` has the layout of `u32` (it is transparent over it);
         // `Atomic::as_ptr()` would be the same pointer, but is not inlined.
         ptr::from_ref(&self.words[slot]).cast::<u32>().cast_mut()
+    }
+
+    /// The word of gate `slot`, read once (`None` if there is no such gate).
+    #[inline]
+    fn word(&self, slot: usize) -> Option<u32> {
+        if slot >= N {
+            return None;
+        }
+        // SAFETY: A `READ_ONCE()` of the word: a valid, aligned `u32` whose
+        // writers use atomic operations, so the access is marked (no data
+        // race under the LKMM). It saves the two calls of `Atomic::load()`
+        // on the region info and mmap paths.
+        Some(unsafe { ptr::read_volatile(self.word_ptr(slot)) })
     }
 
     /// Counts a reader in at `slot`, a full barrier (A), then reads the
@@ -197,14 +210,7 @@ impl<const N: usize> Gates<N> {
     /// The value of gate `slot` (0 if there is no such gate).
     #[inline]
     pub(crate) fn value(&self, slot: usize) -> u32 {
-        if slot >= N {
-            return 0;
-        }
-        // SAFETY: A `READ_ONCE()` of the word: a valid, aligned `u32` whose
-        // writers use atomic operations, so the access is marked (no data
-        // race under the LKMM). It saves the two calls of `Atomic::load()`
-        // on the region info path.
-        unsafe { ptr::read_volatile(self.word_ptr(slot)) & VALUE_BITS }
+        self.word(slot).map_or(0, |word| word & VALUE_BITS)
     }
 
     /// The value of gate `slot` if it is open right now, with one read of its
@@ -214,11 +220,7 @@ impl<const N: usize> Gates<N> {
     /// gate, then reads that count.
     #[inline]
     pub(crate) fn open_value(&self, slot: usize) -> Option<u32> {
-        if slot >= N {
-            return None;
-        }
-        // SAFETY: As in `value`.
-        let word = unsafe { ptr::read_volatile(self.word_ptr(slot)) };
+        let word = self.word(slot)?;
         (word & CLOSED == 0).then_some(word & VALUE_BITS)
     }
 

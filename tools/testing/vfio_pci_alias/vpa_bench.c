@@ -111,10 +111,11 @@ static void report(struct bench *b, const char *op, double ns, double faults)
 /* Offset and size of region @index of @fd; 0 or -errno. */
 static int region(int fd, uint32_t index, uint64_t *offset, size_t *size, uint32_t *flags)
 {
-	struct vfio_region_info info = { .argsz = sizeof(info), .index = index };
+	struct vfio_region_info info;
+	int ret = vpa_region_info(fd, index, &info, sizeof(info));
 
-	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info))
-		return -errno;
+	if (ret)
+		return ret;
 	*offset = info.offset;
 	if (size)
 		*size = info.size;
