@@ -4,13 +4,14 @@
 // (rust/vfio_pci_alias.rs, rust/vfio_pci.rs) through `include!`: each root
 // adds its `module!` and the driver name, nothing else differs.
 //
-// Thin safe abstractions over the C side ([`bindings`], [`vfio`], [`gate`],
+// Thin safe abstractions over the C side ([`bindings`], [`vfio`], [`gate`], [`iomap`],
 // [`pci_driver`], [`sysfs`], [`vma`], [`region_table`], [`uapi`]), and the
 // driver policy in [`driver`], which uses only those abstractions.
 
 mod bindings;
 mod driver;
 mod gate;
+mod iomap;
 mod pci_driver;
 mod region_table;
 mod sysfs;

@@ -17,6 +17,7 @@ pub(crate) mod denylist;
 mod mapping;
 pub(crate) mod policy;
 mod view;
+mod windows;
 
 use crate::{
     bindings,
@@ -47,8 +48,6 @@ pub(crate) struct AliasDevice {
     /// The aliases of this open of the device; emptied at the last close.
     #[pin]
     aliases: RegionTable<Alias>,
-    /// The region each alias maps, for read() and write().
-    targets: alias::Targets,
     /// Core's `VFIO_DEVICE_GET_INFO` of the device can carry capabilities
     /// (then core answers it, and the alias count is patched in).
     info_caps: bool,
@@ -89,49 +88,56 @@ impl AliasDevice {
         }
     }
 
-    /// Runs `io`, a read or write by core through its kernel mapping of
-    /// `bar`, inside the BAR's gate so that the BAR's memory type cannot
-    /// change under it ([`Bars::enter`]). With `fence`, writes through a
+    /// `read()` or `write()` of `count` bytes at `*pos`. An alias offset is
+    /// turned into the same offset of the aliased BAR (or window of it).
+    ///
+    /// A BAR's access runs inside its gate, so that the BAR's kernel
+    /// mappings cannot change under it ([`Bars::enter`]): core's, by core,
+    /// or the BAR's windowed layout, by us. Writes through a
     /// write-combining mapping are flushed before this returns, so that a
     /// write() is as ordered as under vfio-pci.
     #[inline]
-    fn bar_io<R>(
-        dev: &Device,
-        bar: usize,
-        fence: bool,
-        io: impl FnOnce() -> Result<R>,
-    ) -> Result<R> {
-        let inside = dev.bars.enter(dev.core(), bar)?;
-        let ret = io();
-        if inside.wc() && fence {
-            vfio::wmb();
-        }
-        ret
-    }
-
-    /// `read()` or `write()` (`fence`) at `*pos`, served by core; an alias
-    /// offset is turned into the same offset of the aliased BAR.
-    #[inline]
-    fn rw(
-        dev: &Device,
-        pos: &mut i64,
-        fence: bool,
-        io: impl FnOnce(&mut i64) -> Result<isize>,
-    ) -> Result<isize> {
-        let offset = *pos as u64;
-        let (bar, mut at) = match Self::classify(dev, vfio::offset_to_index(offset)) {
-            Region::Core => return io(pos),
-            Region::Bar(bar) => (bar, *pos),
-            Region::Alias(i) => {
-                let target = match dev.targets.get(i) {
-                    Some(target) => target,
-                    None => dev.aliases.get(i).ok_or(EINVAL)?.target,
-                };
-                let at = vfio::index_to_offset(target) | vfio::offset_in_region(offset);
-                (target as usize, at as i64)
+    fn rw(dev: &Device, buf: UserPtr, count: usize, pos: &mut i64, write: bool) -> Result<isize> {
+        let core = dev.core();
+        let core_rw = |count: usize, at: &mut i64| {
+            if write {
+                core.write(buf, count, at)
+            } else {
+                core.read(buf, count, at)
             }
         };
-        let done = Self::bar_io(dev, bar, fence, || io(&mut at))?;
+        let offset = *pos as u64;
+        let (bar, at, count) = match Self::classify(dev, vfio::offset_to_index(offset)) {
+            Region::Core => return core_rw(count, pos),
+            Region::Bar(bar) => (bar, offset, count),
+            Region::Alias(i) => {
+                let t = alias::target(dev, dev.bars.slots(), i)?;
+                let mut x = vfio::offset_in_region(offset);
+                let mut count = count;
+                if t.is_window() {
+                    // As core for a BAR: nothing at or past the end.
+                    if x >= t.size {
+                        return Err(EINVAL);
+                    }
+                    count = count.min((t.size - x) as usize);
+                    x += t.start;
+                }
+                (t.index as usize, vfio::index_to_offset(t.index) | x, count)
+            }
+        };
+        let io = dev.bars.enter(core, bar)?;
+        let done = match io.layout() {
+            Some(layout) => layout.rw(core, buf, count, vfio::offset_in_region(at), write)?,
+            None => {
+                let mut at_pos = at as i64;
+                let done = core_rw(count, &mut at_pos)?;
+                if io.wc() && write {
+                    vfio::wmb();
+                }
+                done
+            }
+        };
+        drop(io);
         *pos += done as i64;
         Ok(done)
     }
@@ -155,7 +161,6 @@ impl vfio::Driver for AliasDevice {
         try_pin_init!(Self {
             view <- new_mutex!(None),
             aliases <- RegionTable::new(alias::MAX_ALIASES),
-            targets: alias::Targets::new(),
             info_caps: core.info_caps_possible(),
             bars <- Bars::new(policy),
         })
@@ -186,10 +191,12 @@ impl vfio::Driver for AliasDevice {
     }
 
     fn close_device(dev: &Device) {
+        // Core's close unmaps and releases what its own mapping covers.
+        dev.bars.close(dev.core());
         dev.core().close();
         // Aliases live for one open of the device, like core's own regions.
         dev.aliases.clear();
-        dev.targets.clear();
+        dev.bars.slots().clear();
         dev.bars.reset();
     }
 
@@ -264,12 +271,12 @@ impl vfio::Driver for AliasDevice {
 
     #[inline]
     fn read(dev: &Device, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
-        Self::rw(dev, pos, false, |at| dev.core().read(buf, count, at))
+        Self::rw(dev, buf, count, pos, false)
     }
 
     #[inline]
     fn write(dev: &Device, buf: UserPtr, count: usize, pos: &mut i64) -> Result<isize> {
-        Self::rw(dev, pos, true, |at| dev.core().write(buf, count, at))
+        Self::rw(dev, buf, count, pos, true)
     }
 
     fn mmap(dev: &Device, vma: &VmaNew) -> Result {

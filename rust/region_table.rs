@@ -142,7 +142,22 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
     /// nothing changes.
     ///
     /// Sleeps: takes the writer mutex and waits for an RCU grace period.
+    #[cfg_attr(vpa_drop_in, allow(dead_code))]
     pub(crate) fn insert_unique(&self, item: T) -> Result<Inserted>
+    where
+        T: PartialEq,
+    {
+        self.insert_unique_unless(item, |_| false)
+    }
+
+    /// As [`Self::insert_unique`], but fails with `EINVAL` (and changes
+    /// nothing) if `conflicts` holds for an entry that is not equal to
+    /// `item`, checked under the writer mutex with the insertion.
+    pub(crate) fn insert_unique_unless(
+        &self,
+        item: T,
+        conflicts: impl Fn(&T) -> bool,
+    ) -> Result<Inserted>
     where
         T: PartialEq,
     {
@@ -159,6 +174,9 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
         };
         if let Some(i) = items.iter().position(|e| *e == item) {
             return Ok(Inserted::Existing(i));
+        }
+        if items.iter().any(&conflicts) {
+            return Err(EINVAL);
         }
         if items.len() >= self.capacity {
             return Err(ENOSPC);
@@ -252,6 +270,21 @@ mod tests {
         assert_eq!(t.insert_unique(7)?, Inserted::New(0));
         assert_eq!(t.insert_unique(8)?, Inserted::New(1));
         assert_eq!(t.insert_unique(7)?, Inserted::Existing(0));
+        assert_eq!(t.len(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_conflicts() -> Result {
+        let t = KBox::pin_init(RegionTable::<u32>::new(4), GFP_KERNEL)?;
+        t.insert_unique(10)?;
+        // Odd entries conflict with 11; an equal entry is found first.
+        assert_eq!(t.insert_unique_unless(11, |e| e % 2 == 0), Err(EINVAL));
+        assert_eq!(t.insert_unique_unless(10, |_| true)?, Inserted::Existing(0));
+        assert_eq!(
+            t.insert_unique_unless(12, |e| e % 2 == 1)?,
+            Inserted::New(1)
+        );
         assert_eq!(t.len(), 2);
         Ok(())
     }

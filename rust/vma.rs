@@ -22,6 +22,8 @@ pub(crate) type VmFault = bindings::vm_fault_t;
 /// `VM_FAULT_FALLBACK`: the huge fault cannot be served at this order.
 pub(crate) const VM_FAULT_FALLBACK: VmFault =
     bindings::vm_fault_reason_VM_FAULT_FALLBACK as VmFault;
+/// `VM_FAULT_SIGBUS`: the access gets `SIGBUS`.
+pub(crate) const VM_FAULT_SIGBUS: VmFault = bindings::vm_fault_reason_VM_FAULT_SIGBUS as VmFault;
 
 /// A page fault being handled (`struct vm_fault`).
 #[repr(transparent)]

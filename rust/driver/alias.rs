@@ -4,68 +4,49 @@
 //!
 //! Semantics and errnos are those of `include/uapi/linux/vfio_pci_alias.h`.
 
-use super::{AliasDevice, Device, Region};
+use super::{
+    windows::{Slots, Target},
+    AliasDevice, Device, Region,
+};
 use crate::{
     bindings,
     region_table::Inserted,
     uapi::{AliasRequest, CapAlias},
     vfio::{self, InfoCaps, RegionInfo},
 };
-use kernel::{
-    prelude::*,
-    sync::atomic::{Atomic, Relaxed},
-    uaccess::UserPtr,
-    uaccess::UserSlice,
-};
+use kernel::{prelude::*, transmute::AsBytes, uaccess::UserPtr, uaccess::UserSlice};
 
-/// An alias: the region it maps and its `VFIO_ALIAS_ATTR_*`.
+/// An alias: the region (or window of it) it maps and its
+/// `VFIO_ALIAS_ATTR_*`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct Alias {
-    pub(super) target: u32,
+    pub(super) target: Target,
     pub(super) attrs: u32,
+}
+
+impl Alias {
+    /// Whether `self` and `other` are windows sharing a page with different
+    /// attributes, which PAT could not give their pages at once.
+    fn conflicts(&self, other: &Self) -> bool {
+        self.attrs != other.attrs
+            && self.target.is_window()
+            && other.target.is_window()
+            && self.target.overlaps(&other.target)
+    }
 }
 
 /// Attributes this driver implements.
 const ATTRS: u32 = bindings::VFIO_ALIAS_ATTR_ALL;
 
-/// Largest alias table: only BARs can be aliased and aliases are
-/// deduplicated by (BAR, attributes), so one entry per BAR and non-empty
-/// attribute set.
-pub(super) const MAX_ALIASES: usize = vfio::NUM_BARS * ((1 << ATTRS.count_ones()) - 1);
+/// Largest alias table, as documented in the uAPI header: SET of one more
+/// fails with `ENOSPC`. Windows make the number of possible aliases
+/// unbounded; 64 is more than a userspace driver uses (a few windows per
+/// BAR) and bounds the per-slot state of [`Slots`].
+pub(crate) const MAX_ALIASES: usize = bindings::VFIO_ALIAS_MAX_ALIASES as usize;
 
-/// The region each alias maps, for read() and write(), which need nothing
-/// else of it: an atomic read instead of an RCU read section of the table.
-///
-/// Slot `i` is 0 until SET returned alias `i`, then its target plus one,
-/// until the aliases are cleared. A reader that finds 0 asks the table.
-pub(super) struct Targets([Atomic<u32>; MAX_ALIASES]);
-
-impl Targets {
-    pub(super) const fn new() -> Self {
-        Self([const { Atomic::new(0) }; MAX_ALIASES])
-    }
-
-    /// The region alias `i` maps, if SET already returned it.
-    pub(super) fn get(&self, i: usize) -> Option<u32> {
-        self.0.get(i)?.load(Relaxed).checked_sub(1)
-    }
-
-    fn set(&self, i: usize, target: u32) {
-        if let Some(slot) = self.0.get(i) {
-            slot.store(target + 1, Relaxed);
-        }
-    }
-
-    /// Forgets every alias (with the table, at the last close).
-    pub(super) fn clear(&self) {
-        for slot in &self.0 {
-            slot.store(0, Relaxed);
-        }
-    }
-}
-
-/// Size of the uAPI argument.
-const REQUEST_SIZE: usize = core::mem::size_of::<AliasRequest>();
+/// Sizes of the uAPI argument: the first version and the one with a window.
+const MINSZ: usize = bindings::VFIO_ALIAS_REGION_MINSZ as usize;
+const WINDOW_SIZE: usize = core::mem::size_of::<AliasRequest>();
 
 /// Attributes `index` can be aliased with, or `EINVAL` if it cannot be
 /// aliased at all (out of range, an alias, not an mmap-capable BAR).
@@ -78,6 +59,22 @@ fn supported_attrs(dev: &Device, index: u32) -> Result<u32> {
     // so that BAR can never be write-combining under PAT's rule.
     let wc = vfio::wc_supported() && dev.core().msix_bar() != Some(bar);
     Ok(if wc { bindings::VFIO_ALIAS_ATTR_WC } else { 0 })
+}
+
+/// The target of a request for `index` with a window of `size` bytes at
+/// `offset`: page aligned, not empty, within the BAR rounded up to a page
+/// (`EINVAL` otherwise). A window of the whole BAR is the whole BAR.
+fn window(dev: &Device, index: u32, offset: u64, size: u64) -> Result<Target> {
+    let page = bindings::PAGE_SIZE as u64;
+    let len = dev.core().bar_len(index as usize).div_ceil(page) * page;
+    if size == 0 || offset % page != 0 || size % page != 0 {
+        return Err(EINVAL);
+    }
+    if offset.checked_add(size).is_none_or(|end| end > len) {
+        return Err(EINVAL);
+    }
+    let (start, size) = if size == len { (0, 0) } else { (offset, size) };
+    Ok(Target { index, start, size })
 }
 
 /// `VFIO_DEVICE_FEATURE` for ALIAS_REGION: PROBE and SET.
@@ -94,48 +91,92 @@ pub(super) fn feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> R
     if probe && argsz == 0 {
         return Ok(());
     }
-    if argsz < REQUEST_SIZE {
+    if argsz < MINSZ {
         return Err(EINVAL);
     }
-    let (mut reader, mut writer) = UserSlice::new(arg, REQUEST_SIZE).reader_writer();
-    let AliasRequest(mut req) = reader.read()?;
-    if req.__reserved1 != 0 || req.__reserved2 != 0 || req.alias_index != 0 {
-        return Err(EINVAL);
-    }
-    let supported = supported_attrs(dev, req.index)?;
-    if probe {
-        req.flags = supported;
-    } else {
-        if req.flags == 0 || req.flags & !ATTRS != 0 {
+    let mut req = AliasRequest(Default::default());
+    let mut reader = UserSlice::new(arg, argsz.min(WINDOW_SIZE)).reader();
+    reader.read_slice(&mut req.as_bytes_mut()[..MINSZ])?;
+    let r = &mut req.0;
+    // The window fields exist only with the flag (a request of the first
+    // version may end before them).
+    let windowed = r.flags & bindings::VFIO_ALIAS_REGION_WINDOW != 0;
+    let len = if windowed { WINDOW_SIZE } else { MINSZ };
+    if windowed {
+        if argsz < WINDOW_SIZE {
             return Err(EINVAL);
         }
-        if req.flags & !supported != 0 {
+        reader.read_slice(&mut req.as_bytes_mut()[MINSZ..])?;
+    }
+    let r = &mut req.0;
+    if r.__reserved1 != 0 || r.__reserved2 != 0 || r.alias_index != 0 {
+        return Err(EINVAL);
+    }
+    let supported = supported_attrs(dev, r.index)?;
+    if probe {
+        // Windows need write-combining to be worth anything.
+        r.flags = supported;
+        if supported & bindings::VFIO_ALIAS_ATTR_WC != 0 {
+            r.flags |= bindings::VFIO_ALIAS_REGION_WINDOW;
+        }
+    } else {
+        let attrs = r.flags & !bindings::VFIO_ALIAS_REGION_WINDOW;
+        if attrs == 0 || attrs & !ATTRS != 0 {
+            return Err(EINVAL);
+        }
+        if attrs & !supported != 0 {
             return Err(EOPNOTSUPP);
         }
-        let alias = Alias {
-            target: req.index,
-            attrs: req.flags,
+        let target = if windowed {
+            window(dev, r.index, r.offset, r.size)?
+        } else {
+            Target {
+                index: r.index,
+                start: 0,
+                size: 0,
+            }
         };
-        let at = dev.aliases.insert_unique(alias)?;
-        dev.targets.set(at.index(), req.index);
+        let alias = Alias { target, attrs };
+        let at = dev
+            .aliases
+            .insert_unique_unless(alias, |a| a.conflicts(&alias))?;
+        dev.bars.slots().set(at.index(), target);
         if let Inserted::New(i) = at {
             dev_dbg!(
                 dev.core().device(),
-                "alias {} of region {} with attributes {:#x}\n",
+                "alias {} of region {} ({:#x}+{:#x}) with attributes {:#x}\n",
                 i,
-                req.index,
-                req.flags
+                r.index,
+                target.start,
+                target.size,
+                attrs
             );
         }
-        req.alias_index = AliasDevice::alias_base(dev) + at.index() as u32;
+        r.alias_index = AliasDevice::alias_base(dev) + at.index() as u32;
     }
-    writer.write(&AliasRequest(req))
+    UserSlice::new(arg, len)
+        .writer()
+        .write_slice(&req.as_bytes()[..len])
 }
 
-/// `VFIO_DEVICE_GET_REGION_INFO` of alias `i`: the aliased region's size,
-/// READ/WRITE/MMAP flags and capabilities (its sparse-mmap areas among
-/// them), with the alias's own offset, the ALIAS and attribute flags and the
-/// alias capability.
+/// The target of alias `i`: lock-free once SET returned it, else from the
+/// table.
+#[inline]
+pub(super) fn target(dev: &Device, slots: &Slots, i: usize) -> Result<Target> {
+    match slots.get(i) {
+        Some(target) => Ok(target),
+        None => Ok(dev.aliases.get(i).ok_or(EINVAL)?.target),
+    }
+}
+
+/// `VFIO_DEVICE_GET_REGION_INFO` of alias `i`: the aliased region's
+/// READ/WRITE/MMAP flags and capabilities, its size (a window's: the
+/// window's), with the alias's own offset, the ALIAS and attribute flags and
+/// the alias capability.
+///
+/// Core's only capability of a BAR is the sparse-mmap one of the BAR holding
+/// the MSI-X table, which cannot be aliased (it cannot be write-combining),
+/// so a window has no sparse areas to clip.
 pub(super) fn region_info(
     dev: &Device,
     i: usize,
@@ -144,12 +185,16 @@ pub(super) fn region_info(
 ) -> Result {
     // Copy the entry out under RCU; everything below may sleep.
     let alias = dev.aliases.get(i).ok_or(EINVAL)?;
+    let t = alias.target;
     let index = info.index;
-    info.index = alias.target;
+    info.index = t.index;
     let ret = dev.core().region_info(info, caps);
     info.index = index;
     ret?;
     info.offset = vfio::index_to_offset(index);
+    if t.is_window() {
+        info.size = t.size;
+    }
     info.flags &= bindings::VFIO_REGION_INFO_FLAG_READ
         | bindings::VFIO_REGION_INFO_FLAG_WRITE
         | bindings::VFIO_REGION_INFO_FLAG_MMAP;
@@ -158,5 +203,5 @@ pub(super) fn region_info(
     if alias.attrs & bindings::VFIO_ALIAS_ATTR_WC != 0 {
         info.flags |= bindings::VFIO_REGION_INFO_FLAG_WC;
     }
-    caps.add(&CapAlias::new(alias.target, alias.attrs))
+    caps.add(&CapAlias::new(t.index, alias.attrs, t.start, info.size))
 }

@@ -30,14 +30,28 @@
 //! it never waits, as it runs under the mmap lock. A return to uncached that
 //! finds somebody inside is left to the last one out ([`BarIo`]). Uncached
 //! mappings are counted without the lock too ([`Bars::uc_maps`]), against
-//! the same gate. See Documentation/vfio-pci-alias.rst.
+//! the same gate.
+//!
+//! A third mode serves windows ([`super::windows`]): while a window of the
+//! BAR is mapped through its alias, core's mapping is removed and the BAR is
+//! mapped in chunks, write-combining over the mapped windows and uncached
+//! elsewhere ([`Layout`]); read/write of the BAR are served from the chunks,
+//! inside the same gate. mmap() of the BAR's own region stays allowed, and
+//! whole-BAR write-combining mappings and new ioeventfds get `EBUSY`. Layout
+//! changes happen with the gate closed and core's `memory_lock` held for
+//! writing, so that no fault sees half of one. See
+//! Documentation/vfio-pci-alias.rst.
 
-use super::policy::{self, BarSet};
+use super::{
+    alias::MAX_ALIASES,
+    policy::{self, BarSet},
+    windows::{Layout, Slot, Slots},
+};
 use crate::{
     gate::{Gates, Inside},
     vfio::{CoreDevice, NUM_BARS},
 };
-use core::fmt;
+use core::{cell::UnsafeCell, fmt};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -56,7 +70,6 @@ struct Bar {
 }
 
 /// What [`Bars::modes`] guards.
-#[derive(Default)]
 struct Modes {
     bars: [Bar; NUM_BARS],
     /// The device's write-combining policy; kept across opens.
@@ -65,6 +78,21 @@ struct Modes {
     logged: BarSet,
     /// The device is open (between [`Bars::open`] and [`Bars::reset`]).
     open: bool,
+    /// Per alias slot, VMAs mapping its window as a window (not as part of
+    /// a write-combining BAR).
+    win_maps: [usize; MAX_ALIASES],
+}
+
+impl Default for Modes {
+    fn default() -> Self {
+        Self {
+            bars: Default::default(),
+            policy: BarSet::default(),
+            logged: BarSet::default(),
+            open: false,
+            win_maps: [0; MAX_ALIASES],
+        }
+    }
 }
 
 /// State bit (the value of the BAR's gate): core's kernel mapping of the BAR
@@ -75,6 +103,24 @@ const POLICY: u32 = 1 << 1;
 /// State bit: the BAR is to return to uncached, which the last reader inside
 /// its gate does.
 const RESTORE: u32 = 1 << 2;
+/// State bit: core's kernel mapping of the BAR is removed and the BAR's
+/// [`Layout`] maps it instead (windows are active).
+const WINDOWED: u32 = 1 << 3;
+
+/// A BAR's [`Layout`] while it is [`WINDOWED`], read inside its gate.
+///
+/// # Invariants
+///
+/// Only replaced with [`Bars::modes`] held and the BAR's gate closed with
+/// nobody inside, or while the device has no user; it is `Some` iff the
+/// BAR's state has [`WINDOWED`].
+struct LayoutCell(UnsafeCell<Option<Layout>>);
+
+// SAFETY: Replaced only under the rule above, which excludes readers; the
+// layout itself is `Send + Sync`.
+unsafe impl Sync for LayoutCell {}
+// SAFETY: As above.
+unsafe impl Send for LayoutCell {}
 
 /// Memory type and users of every BAR of a device.
 ///
@@ -87,7 +133,9 @@ const RESTORE: u32 = 1 << 2;
 ///   the BAR's gate is closed or the device has no user (open, close);
 /// - `uc_maps` above zero, outside a [`Bars::map`] that backs out again,
 ///   implies no [`WC`]; while open, every BAR of the policy
-///   has [`WC`] and [`POLICY`].
+///   has [`WC`] and [`POLICY`];
+/// - [`WC`] and [`WINDOWED`] are never both set; with [`WINDOWED`], core's
+///   `barmap` entry is an error pointer and `layouts` holds the mappings.
 #[pin_data]
 pub(crate) struct Bars {
     /// Readers of core's kernel mappings, one gate per BAR, whose value is
@@ -98,6 +146,10 @@ pub(crate) struct Bars {
     /// before it reads the count, and a new mapping counts itself before it
     /// checks the gate ([`Gates::open_value`]).
     uc_maps: [Atomic<usize>; NUM_BARS],
+    /// Per BAR, its chunked kernel mappings while [`WINDOWED`].
+    layouts: [LayoutCell; NUM_BARS],
+    /// Per alias, its target and window state ([`Slots`]).
+    slots: Slots,
     #[pin]
     modes: Mutex<Modes>,
 }
@@ -115,6 +167,20 @@ impl BarIo<'_> {
     /// Whether the kernel mapping is write-combining.
     pub(crate) fn wc(&self) -> bool {
         self.inside.as_ref().is_some_and(|i| i.value() & WC != 0)
+    }
+
+    /// The BAR's chunked mappings, if it has active windows: then read/write
+    /// go through them instead of core.
+    #[inline]
+    pub(crate) fn layout(&self) -> Option<&Layout> {
+        let inside = self.inside.as_ref()?;
+        if inside.value() & WINDOWED == 0 {
+            return None;
+        }
+        // SAFETY: We are inside the BAR's gate, entered while it was open
+        // with WINDOWED (acquire): the layout is only replaced with the gate
+        // closed and nobody inside, so it stays while `self` lives.
+        unsafe { (*self.bars.layouts[self.bar].0.get()).as_ref() }
     }
 }
 
@@ -136,6 +202,8 @@ impl Bars {
         try_pin_init!(Self {
             gates: Gates::new()?,
             uc_maps: [const { Atomic::new(0) }; NUM_BARS],
+            layouts: [const { LayoutCell(UnsafeCell::new(None)) }; NUM_BARS],
+            slots: Slots::new(),
             modes <- new_mutex!(Modes {
                 policy,
                 ..Modes::default()
@@ -146,6 +214,12 @@ impl Bars {
     #[inline]
     fn state(&self, bar: usize) -> u32 {
         self.gates.value(bar)
+    }
+
+    /// Every alias's target and window state.
+    #[inline]
+    pub(crate) fn slots(&self) -> &Slots {
+        &self.slots
     }
 
     /// Sets the state of `bar`; `_modes` proves the lock is held.
@@ -241,13 +315,13 @@ impl Bars {
         bar: usize,
     ) -> Result<BarIo<'a>> {
         let io = self.enter(core, bar)?;
-        if !io.wc() {
+        if !io.wc() && io.layout().is_none() {
             return Ok(io);
         }
         // Maybe only waiting for its last reader to take it back: this one.
         drop(io);
         let io = self.enter(core, bar)?;
-        if io.wc() {
+        if io.wc() || io.layout().is_some() {
             return Err(EBUSY);
         }
         Ok(io)
@@ -264,7 +338,14 @@ impl Bars {
             return self.map_uc(core, bar);
         }
         let mut m = self.modes.lock();
+        if self.state(bar) & (WINDOWED | RESTORE) == WINDOWED | RESTORE {
+            self.restore(&mut m, core, bar);
+        }
         let state = self.state(bar);
+        // Windows are mapped: the BAR cannot be write-combining as a whole.
+        if state & WINDOWED != 0 {
+            return Err(EBUSY);
+        }
         if state & WC == 0 {
             let _closed = self.gates.try_close(bar).ok_or(EBUSY)?;
             // With the gate closed no uncached mapping or ioeventfd can be
@@ -346,6 +427,10 @@ impl Bars {
     /// a read/write is inside the BAR's gate, the last one out does it.
     fn restore(&self, m: &mut Modes, core: &CoreDevice, bar: usize) {
         let state = self.state(bar);
+        if state & WINDOWED != 0 {
+            self.settle_windows(m, core, bar);
+            return;
+        }
         if state & WC == 0 || state & POLICY != 0 || m.bars[bar].wc_maps > 0 {
             self.set_state(m, bar, state & !RESTORE);
             return;
@@ -370,11 +455,208 @@ impl Bars {
         self.set_state(m, bar, 0);
     }
 
+    /// A new mapping of alias `slot`'s window of `bar` (write-combining).
+    ///
+    /// On a BAR that is write-combining as a whole (a whole-BAR alias is
+    /// mapped, or the policy) the window is simply part of it: counted as
+    /// such, `Ok(false)`. Otherwise the window is counted as one
+    /// (`Ok(true)`), and if it was not active, made so: its pages lose their
+    /// uncached PTEs and become write-combining in a new [`Layout`]. That
+    /// needs the gate: `EBUSY` if a read/write is inside, or, coming from
+    /// core's mapping, an ioeventfd exists.
+    pub(crate) fn map_window(&self, core: &CoreDevice, slot: &Slot, bar: usize) -> Result<bool> {
+        let mut m = self.modes.lock();
+        let state = self.state(bar);
+        if state & WC != 0 {
+            m.bars[bar].wc_maps += 1;
+            self.set_state(&mut m, bar, state & !RESTORE);
+            return Ok(false);
+        }
+        let i = slot.index();
+        if m.win_maps[i] > 0 || slot.is_active() {
+            // Mapped, or still in the layout (a return that is waiting for
+            // a reader, which will find nothing to do).
+            m.win_maps[i] += 1;
+            return Ok(true);
+        }
+        let _closed = self.gates.try_close(bar).ok_or(EBUSY)?;
+        // An ioeventfd keeps a pointer into core's mapping.
+        if state & WINDOWED == 0 && core.ioeventfds() > 0 {
+            return Err(EBUSY);
+        }
+        m.win_maps[i] = 1;
+        // SAFETY: The gate is closed with nobody inside: no read/write or
+        // ioeventfd setup uses the BAR's kernel mappings; ioeventfds do not
+        // exist (checked above) or cannot (WINDOWED); user mappings are
+        // dealt with by the zap and the fault check.
+        if let Err(e) = unsafe { self.relayout(&mut m, core, bar) } {
+            m.win_maps[i] = 0;
+            // SAFETY: As above; the gate is still closed.
+            let _ = unsafe { self.relayout(&mut m, core, bar) };
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    /// Another VMA shares a mapping of `slot`'s window (fork, split).
+    pub(crate) fn dup_window(&self, slot: &Slot) {
+        self.modes.lock().win_maps[slot.index()] += 1;
+    }
+
+    /// A mapping of `slot`'s window of `bar` made by [`Self::map_window`] as
+    /// a window went away; the last one takes the window out of the layout.
+    pub(crate) fn unmap_window(&self, core: &CoreDevice, slot: &Slot, bar: usize) {
+        let mut m = self.modes.lock();
+        let i = slot.index();
+        m.win_maps[i] = m.win_maps[i].saturating_sub(1);
+        if m.win_maps[i] == 0 {
+            self.restore(&mut m, core, bar);
+        }
+    }
+
+    /// Brings `bar`'s layout in line with its mapped windows, or leaves that
+    /// to the last reader inside its gate.
+    fn settle_windows(&self, m: &mut Modes, core: &CoreDevice, bar: usize) {
+        let state = self.state(bar);
+        let stale = self
+            .slots
+            .of_bar(bar)
+            .any(|(s, _)| s.is_active() != (m.win_maps[s.index()] > 0));
+        if !stale {
+            self.set_state(m, bar, state & !RESTORE);
+            return;
+        }
+        // Visible before the gate's closing barrier (see `BarIo::drop`).
+        self.set_state(m, bar, state | RESTORE);
+        let Some(_closed) = self.gates.try_close(bar) else {
+            return;
+        };
+        // SAFETY: The gate is closed with nobody inside; ioeventfds cannot
+        // exist while WINDOWED.
+        if let Err(e) = unsafe { self.relayout(m, core, bar) } {
+            dev_warn!(
+                core.device(),
+                "BAR {bar}: cannot map windows again: {e:?}\n"
+            );
+        }
+    }
+
+    /// Maps `bar` in the kernel for its mapped windows (`win_maps`): in a
+    /// [`Layout`] if there are any, else whole and uncached by core, as at
+    /// open. Under `memory_lock` (no fault in between): windows that become
+    /// active get their uncached PTEs zapped first, and windows that leave
+    /// become inactive only once their write-combining mapping is gone.
+    ///
+    /// If the new layout cannot be made, the BAR goes back to core's
+    /// mapping with no window active, and every PTE of a window is zapped
+    /// (its VMAs then fault in with core's uncached type).
+    ///
+    /// # Safety
+    ///
+    /// The BAR's gate is closed with nobody inside (or the device has no
+    /// user), and no ioeventfd uses core's mapping of the BAR.
+    unsafe fn relayout(&self, m: &mut Modes, core: &CoreDevice, bar: usize) -> Result {
+        let wanted = self.slots.union(bar, |s| m.win_maps[s.index()] > 0)?;
+        let state = self.state(bar);
+        let cell = self.layouts[bar].0.get();
+        let ret = core.with_memory_locked(|locked| {
+            for (slot, t) in self.slots.of_bar(bar) {
+                if m.win_maps[slot.index()] > 0 && !slot.is_active() {
+                    self.slots.set_active(locked, slot, true);
+                    locked.zap(bar, t.start, t.size);
+                }
+            }
+            // PAT gives a new mapping the type of any mapping of the same
+            // pages that exists: the old ones go first.
+            // SAFETY: By the safety requirements nothing uses the layout or
+            // core's mapping; we hold `modes` (`LayoutCell`'s invariant).
+            let old = unsafe { (*cell).take() };
+            if old.is_none() {
+                // SAFETY: As above.
+                unsafe { core.take_barmap(bar) };
+            }
+            drop(old);
+            let (new, failed) = match wanted.is_empty() {
+                true => (None, None),
+                false => match Layout::new(core, bar, &wanted) {
+                    Ok(layout) => (Some(layout), None),
+                    Err(e) => {
+                        // Back to core's uncached mapping: no
+                        // write-combining PTE may stay.
+                        for (slot, t) in self.slots.of_bar(bar) {
+                            if slot.is_active() {
+                                locked.zap(bar, t.start, t.size);
+                            }
+                        }
+                        (None, Some(e))
+                    }
+                },
+            };
+            let ret = match new {
+                Some(layout) => {
+                    // SAFETY: As above.
+                    unsafe { *cell = Some(layout) };
+                    Ok(())
+                }
+                // SAFETY: As above; core's mapping was taken above.
+                None => unsafe { core.restore_barmap(bar) },
+            };
+            // Out of the layout only now that its mapping is gone.
+            for (slot, _) in self.slots.of_bar(bar) {
+                if slot.is_active() && (failed.is_some() || m.win_maps[slot.index()] == 0) {
+                    self.slots.set_active(locked, slot, false);
+                }
+            }
+            failed.map_or(ret, Err)
+        });
+        // SAFETY: As above.
+        let windowed = unsafe { (*cell).is_some() };
+        let state = if windowed {
+            state | WINDOWED
+        } else {
+            state & !WINDOWED
+        };
+        self.set_state(m, bar, state & !RESTORE);
+        ret
+    }
+
+    /// Whether mmap() may map `bar`, as core checks it: core's kernel
+    /// mapping must exist (the region could be requested and mapped at
+    /// open), or the BAR's layout in its place.
+    pub(crate) fn bar_usable(&self, core: &CoreDevice, bar: usize) -> Result {
+        if core.barmap_status(bar).is_ok() {
+            return Ok(());
+        }
+        // Maybe between core's mapping and a layout: wait for the switch.
+        let _m = self.modes.lock();
+        if self.state(bar) & WINDOWED != 0 {
+            return Ok(());
+        }
+        core.barmap_status(bar)
+    }
+
+    /// Before core's close: a BAR still mapped in a layout (no window is
+    /// mapped any more, but a return was left over) goes back to core's
+    /// mapping, which core's close unmaps and whose region it releases.
+    pub(crate) fn close(&self, core: &CoreDevice) {
+        let mut m = self.modes.lock();
+        m.win_maps = [0; MAX_ALIASES];
+        for bar in 0..NUM_BARS {
+            if self.state(bar) & WINDOWED != 0 {
+                // SAFETY: The device has no user left.
+                if let Err(e) = unsafe { self.relayout(&mut m, core, bar) } {
+                    dev_warn!(core.device(), "BAR {bar}: cannot map again: {e:?}\n");
+                }
+            }
+        }
+    }
+
     /// Forgets all users: the device was closed (core unmapped the BARs)
     /// or failed to open. The policy stays.
     pub(crate) fn reset(&self) {
         let mut m = self.modes.lock();
         m.bars = Default::default();
+        m.win_maps = [0; MAX_ALIASES];
         m.open = false;
         for bar in 0..NUM_BARS {
             self.set_state(&mut m, bar, 0);
@@ -401,10 +683,12 @@ impl Bars {
                 "mem"
             };
             // The kernel mapping's type; none while the device is closed.
-            let ty = match (m.open, self.state(bar) & WC != 0) {
-                (false, _) => "-",
-                (true, true) => "wc",
-                (true, false) => "uc",
+            let state = self.state(bar);
+            let ty = match (m.open, state & WC != 0, state & WINDOWED != 0) {
+                (false, _, _) => "-",
+                (true, true, _) => "wc",
+                (true, false, true) => "win",
+                (true, false, false) => "uc",
             };
             let pol = if m.policy.contains(bar) { "wc" } else { "-" };
             writeln!(
@@ -414,6 +698,18 @@ impl Bars {
                 b.wc_maps,
                 self.gates.inside(bar)
             )?;
+        }
+        for (bar, cell) in self.layouts.iter().enumerate() {
+            // SAFETY: `modes` is held: the layout cannot be replaced.
+            let Some(layout) = (unsafe { (*cell.0.get()).as_ref() }) else {
+                continue;
+            };
+            write!(f, "bar {bar} layout:")?;
+            for (start, end, wc) in layout.chunks() {
+                let ty = if wc { "wc" } else { "uc" };
+                write!(f, " {start:#x}-{end:#x} {ty}")?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }

@@ -291,19 +291,179 @@ impl CoreDevice {
     /// Inserts `pfn` for the fault `vmf` with `vfio_pci_vmf_insert_pfn()`
     /// under `memory_lock`, which fails with SIGBUS while the device's memory
     /// decoding is off or it is in low power.
-    pub(crate) fn insert_pfn(&self, vmf: &Fault, pfn: u64, order: u32) -> u32 {
-        // SAFETY: Valid by the type invariant.
-        let lock = unsafe { &raw mut (*self.as_raw()).memory_lock };
+    ///
+    /// `refuse` runs first, under the same lock: a `vm_fault_t` it returns
+    /// is returned instead. It sees what [`Self::with_memory_locked`] changed
+    /// as a whole, never half of it.
+    #[inline]
+    pub(crate) fn insert_pfn(
+        &self,
+        vmf: &Fault,
+        pfn: u64,
+        order: u32,
+        refuse: impl FnOnce() -> Option<u32>,
+    ) -> u32 {
+        let lock = self.memory_lock();
         // SAFETY: `lock` is core's initialised rwsem; the fault path may sleep.
         unsafe { bindings::down_read(lock) };
-        // SAFETY: `memory_lock` is held for read, as required; `vmf` is the
-        // fault being handled.
-        let ret = unsafe {
-            bindings::vfio_pci_vmf_insert_pfn(self.as_raw(), vmf.as_raw(), pfn as usize, order)
-        };
+        let ret = refuse().unwrap_or_else(|| {
+            // SAFETY: `memory_lock` is held for read, as required; `vmf` is
+            // the fault being handled.
+            unsafe {
+                bindings::vfio_pci_vmf_insert_pfn(self.as_raw(), vmf.as_raw(), pfn as usize, order)
+            }
+        });
         // SAFETY: Taken above.
         unsafe { bindings::up_read(lock) };
         ret
+    }
+
+    fn memory_lock(&self) -> *mut bindings::rw_semaphore {
+        // SAFETY: Valid by the type invariant; no reference is created.
+        unsafe { &raw mut (*self.as_raw()).memory_lock }
+    }
+
+    /// Runs `f` with `memory_lock` held for writing: no fault of a BAR
+    /// mapping ([`Self::insert_pfn`]) and no read/write of device memory by
+    /// core runs meanwhile. May sleep.
+    pub(crate) fn with_memory_locked<R>(&self, f: impl FnOnce(&MemoryLocked<'_>) -> R) -> R {
+        let lock = self.memory_lock();
+        // SAFETY: `lock` is core's initialised rwsem; callers are in process
+        // context and hold no lock that a holder of `memory_lock` waits for
+        // (the order is mmap lock, then our locks, then `memory_lock`).
+        unsafe { bindings::down_write(lock) };
+        let ret = f(&MemoryLocked(self));
+        // SAFETY: Taken above.
+        unsafe { bindings::up_write(lock) };
+        ret
+    }
+
+    /// `vfio_pci_core_do_io_rw()`: `count` bytes between the user buffer
+    /// `buf` and the kernel mapping `io` of BAR memory at offset `off` of
+    /// `io`, with core's access sizes (up to 8 bytes) and `EIO` while the
+    /// device's memory decoding is off.
+    ///
+    /// # Safety
+    ///
+    /// `io` must be a live kernel mapping of device memory of at least
+    /// `off + count` bytes, which stays mapped during the call.
+    pub(crate) unsafe fn io_rw(
+        &self,
+        io: *mut core::ffi::c_void,
+        buf: UserPtr,
+        off: u64,
+        count: usize,
+        write: bool,
+    ) -> Result<isize> {
+        // SAFETY: Valid by the type invariant; `io` by the safety
+        // requirements; `buf` is only used through the user copy helpers.
+        errno_or(unsafe {
+            bindings::vfio_pci_core_do_io_rw(
+                self.as_raw(),
+                true,
+                io,
+                buf.as_mut_ptr().cast(),
+                off as bindings::loff_t,
+                count,
+                0,
+                0,
+                write,
+                bindings::vfio_pci_io_width_VFIO_PCI_IO_WIDTH_8,
+            )
+        })
+    }
+
+    /// Whether core's kernel mapping of `bar` is usable, as core's mmap()
+    /// checks it: `Err` with the errno core stored instead of a mapping.
+    pub(crate) fn barmap_status(&self, bar: usize) -> Result {
+        // SAFETY: Valid by the type invariant; only changes at open, close
+        // and through this type's `unsafe` methods.
+        let map = unsafe { (*self.as_raw()).barmap[bar] };
+        match Self::map_error(map) {
+            Some(e) => Err(e),
+            None if map.is_null() => Err(ENODEV),
+            None => Ok(()),
+        }
+    }
+
+    /// The errno of an error pointer.
+    fn map_error(map: *mut core::ffi::c_void) -> Option<Error> {
+        let err = map as isize;
+        (err < 0 && err >= -(bindings::MAX_ERRNO as isize)).then(|| Error::from_errno(err as c_int))
+    }
+
+    /// Removes core's kernel mapping of `bar` and leaves an `EBUSY` error
+    /// pointer in its place, so that core refuses what would use it
+    /// (read/write, ioeventfds, dma-buf export) without a warning. The BAR's
+    /// region stays requested. [`Self::restore_barmap`] undoes this.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::remap_bar`]; also, the caller serves the BAR's
+    /// read/write itself until [`Self::restore_barmap`].
+    pub(crate) unsafe fn take_barmap(&self, bar: usize) {
+        let core = self.as_raw();
+        // SAFETY: Valid by the type invariant; exclusive use by the safety
+        // requirements.
+        let old = unsafe { (*core).barmap[bar] };
+        if old.is_null() || Self::map_error(old).is_some() {
+            return;
+        }
+        // SAFETY: `old` came from `pci_iomap()` (at open or from
+        // `restore_barmap`).
+        unsafe { bindings::pci_iounmap(self.pdev(), old) };
+        // SAFETY: Exclusive use by the safety requirements.
+        unsafe { (*core).barmap[bar] = EBUSY.to_ptr() };
+    }
+
+    /// Maps `bar` uncached for core again after [`Self::take_barmap`], as
+    /// core maps it at open. If that fails the BAR's region is released and
+    /// core keeps an error pointer, as after a failed map at open.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::take_barmap`], and `bar` was taken by it.
+    pub(crate) unsafe fn restore_barmap(&self, bar: usize) -> Result {
+        let core = self.as_raw();
+        // SAFETY: As core maps it at open.
+        let map = unsafe { bindings::pci_iomap(self.pdev(), bar as c_int, 0) };
+        if map.is_null() {
+            // SAFETY: Core requested the region at open and `take_barmap`
+            // kept it; core's close releases it only for a mapped BAR.
+            unsafe { bindings::pci_release_selected_regions(self.pdev(), 1 << bar) };
+            // SAFETY: Exclusive use by the safety requirements.
+            unsafe { (*core).barmap[bar] = ENOMEM.to_ptr() };
+            return Err(ENOMEM);
+        }
+        // SAFETY: Exclusive use by the safety requirements.
+        unsafe { (*core).barmap[bar] = map };
+        Ok(())
+    }
+}
+
+/// Proof that `memory_lock` is held for writing
+/// ([`CoreDevice::with_memory_locked`]).
+pub(crate) struct MemoryLocked<'a>(&'a CoreDevice);
+
+impl MemoryLocked<'_> {
+    /// Zaps user mappings of `len` bytes at `start` of `bar`'s region, of
+    /// every VMA of the device file (a BAR region's own, and aliases, whose
+    /// VMAs use the BAR region's offsets), as core zaps whole BARs.
+    pub(crate) fn zap(&self, bar: usize, start: u64, len: u64) {
+        let core = self.0.as_raw();
+        let at = super::index_to_offset(bar as u32) + start;
+        // SAFETY: `inode` is set at registration and lives as long as the
+        // device; `unmap_mapping_range()` may be called with `memory_lock`
+        // held, as core's `vfio_pci_zap_bars()` does.
+        unsafe {
+            let mapping = (*(*core).vdev.inode).i_mapping;
+            bindings::unmap_mapping_range(
+                mapping,
+                at as bindings::loff_t,
+                len as bindings::loff_t,
+                1,
+            );
+        }
     }
 }
 

@@ -41,15 +41,30 @@
 #define VFIO_ALIAS_ATTR_WC	(1 << 0)	/* mmap() is write-combining */
 #define VFIO_ALIAS_ATTR_ALL	(VFIO_ALIAS_ATTR_WC)
 
+/*
+ * Request flag (not an attribute): the alias covers the window
+ * [@offset, @offset + @size) of the region instead of all of it. A module
+ * without windows rejects the flag with EINVAL, as any unknown bit. PROBE
+ * reports it beside the attributes when the region can have windows.
+ */
+#define VFIO_ALIAS_REGION_WINDOW	(1U << 31)
+
 /**
  * struct vfio_device_feature_alias_region - argument of ALIAS_REGION
- * @flags: SET: the VFIO_ALIAS_ATTR_* requested (at least one).
- *         PROBE: returns the attributes @index supports.
+ * @flags: SET: the VFIO_ALIAS_ATTR_* requested (at least one), plus
+ *         VFIO_ALIAS_REGION_WINDOW for a window.
+ *         PROBE: returns the attributes @index supports, plus
+ *         VFIO_ALIAS_REGION_WINDOW if it can have windows.
  * @index: the region to alias: a BAR or another mmap-capable region, not an
  *         alias.
  * @alias_index: SET: returns the alias's region index. Must be zero on input.
  * @__reserved1: must be zero.
  * @__reserved2: must be zero.
+ * @offset: with VFIO_ALIAS_REGION_WINDOW: start of the window in the region,
+ *          page aligned. Ignored (and need not be passed) without it.
+ * @size: with VFIO_ALIAS_REGION_WINDOW: size of the window, page aligned,
+ *        not zero; the window must end within the region (rounded up to a
+ *        page). A window of the whole region is the whole-region alias.
  *
  * Used with VFIO_DEVICE_FEATURE and VFIO_DEVICE_FEATURE_ALIAS_REGION:
  *
@@ -57,17 +72,29 @@
  *   attributes @index can be aliased with. EINVAL if @index is out of range,
  *   is an alias, or cannot be mmap()ed (nothing to alias).
  * - VFIO_DEVICE_FEATURE_SET: creates the alias, or finds the existing alias
- *   with the same @index and @flags, and returns its index in @alias_index.
- *   Indices are stable while the device is open; the aliases are dropped when
- *   the last user closes the device.
+ *   with the same @index, window and attributes, and returns its index in
+ *   @alias_index. Indices are stable while the device is open; the aliases
+ *   are dropped when the last user closes the device.
  * - VFIO_DEVICE_FEATURE_GET: EINVAL, there is nothing to get.
  *
- * Errors: EINVAL for argsz shorter than this struct, an unknown attribute bit,
- * no attribute, a non-zero reserved field or @alias_index, an @index out of
- * range, an @index that is an alias or not mmap-capable; EOPNOTSUPP if the
- * region supports mmap() but not the requested attribute on this platform;
- * ENOSPC when the device's alias table is full (see the documentation for its
- * bound); EFAULT for a bad user pointer.
+ * The region of a window alias is the window: its size is @size, offset 0
+ * of the alias is @offset of the aliased region. While a write-combining
+ * window is mmap()ed, its pages are write-combining for everyone: the rest of
+ * the BAR stays uncached and can be mmap()ed through the BAR's own region at
+ * the same time, but an access to a window page through such a mapping gets
+ * SIGBUS (see Documentation/vfio-pci-alias.rst).
+ *
+ * argsz: at least up to @__reserved2 (24 bytes, the first version); with
+ * VFIO_ALIAS_REGION_WINDOW at least up to @size (40 bytes). Only that much is
+ * read and written back.
+ *
+ * Errors: EINVAL for argsz too short, an unknown flag bit, no attribute, a
+ * non-zero reserved field or @alias_index, an @index out of range, an @index
+ * that is an alias or not mmap-capable, a window that is empty, not page
+ * aligned or beyond the region, or that overlaps a window of the same region
+ * with other attributes; EOPNOTSUPP if the region supports mmap() but not the
+ * requested attribute on this platform; ENOSPC when the device's alias table
+ * is full (VFIO_ALIAS_MAX_ALIASES); EFAULT for a bad user pointer.
  */
 struct vfio_device_feature_alias_region {
 	__u32	flags;
@@ -75,7 +102,16 @@ struct vfio_device_feature_alias_region {
 	__u32	alias_index;
 	__u32	__reserved1;
 	__aligned_u64 __reserved2;
+	/* Since windows; read only with VFIO_ALIAS_REGION_WINDOW. */
+	__aligned_u64 offset;
+	__aligned_u64 size;
 };
+
+/* argsz of the first version, without a window. */
+#define VFIO_ALIAS_REGION_MINSZ		24
+
+/* Bound of a device's alias table: SET of one more fails with ENOSPC. */
+#define VFIO_ALIAS_MAX_ALIASES		64
 
 /*
  * Region info flags of an alias, as returned by VFIO_DEVICE_GET_REGION_INFO.
@@ -94,8 +130,12 @@ struct vfio_device_feature_alias_region {
  * @aliased_index: region index the alias maps.
  * @attrs: VFIO_ALIAS_ATTR_* in effect for mmap() of the alias.
  * @reserved: zero.
+ * @offset: (version 2) start of the alias in the aliased region: 0 for a
+ *          whole-region alias, the window's offset for a window.
+ * @size: (version 2) size of the alias: the region's size for a
+ *        whole-region alias, the window's size for a window.
  *
- * Version 1. Later versions only append fields.
+ * Version 2. Version 1 ended at @reserved; later versions only append fields.
  */
 #define VFIO_REGION_INFO_CAP_ALIAS	0xa11a
 
@@ -104,6 +144,8 @@ struct vfio_region_info_cap_alias {
 	__u32	aliased_index;
 	__u32	attrs;
 	__aligned_u64 reserved;
+	__aligned_u64 offset;
+	__aligned_u64 size;
 };
 
 #endif /* _UAPI_LINUX_VFIO_PCI_ALIAS_H */
