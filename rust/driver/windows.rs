@@ -27,7 +27,7 @@ use crate::{
 };
 use kernel::{
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::atomic::{Acquire, Atomic, Relaxed, Release},
     uaccess::UserPtr,
 };
 
@@ -59,11 +59,15 @@ impl Target {
     }
 }
 
+/// Flag of [`Slot::target`]: the alias is a window.
+const WINDOW: u32 = 1 << 31;
+
 /// What [`Slots`] keeps of one alias.
 pub(crate) struct Slot {
     /// Position in the table.
     index: usize,
-    /// Region index plus one; 0 until SET returned the alias.
+    /// Region index plus one, with [`WINDOW`] for a window; 0 until SET
+    /// returned the alias. Published after `start` and `size` (release).
     target: Atomic<u32>,
     start: Atomic<u64>,
     size: Atomic<u64>,
@@ -93,9 +97,21 @@ impl Slot {
         self.index
     }
 
+    /// One atomic read for a whole-region alias (read()/write() of aliases
+    /// take this path), three for a window.
+    #[inline]
     fn target(&self) -> Option<Target> {
+        let word = self.target.load(Acquire);
+        let index = (word & !WINDOW).checked_sub(1)?;
+        if word & WINDOW == 0 {
+            return Some(Target {
+                index,
+                start: 0,
+                size: 0,
+            });
+        }
         Some(Target {
-            index: self.target.load(Relaxed).checked_sub(1)?,
+            index,
             start: self.start.load(Relaxed),
             size: self.size.load(Relaxed),
         })
@@ -155,7 +171,8 @@ impl Slots {
         if let Some(slot) = self.slots.get(i) {
             slot.start.store(target.start, Relaxed);
             slot.size.store(target.size, Relaxed);
-            slot.target.store(target.index + 1, Relaxed);
+            let window = if target.is_window() { WINDOW } else { 0 };
+            slot.target.store((target.index + 1) | window, Release);
         }
     }
 
