@@ -174,9 +174,9 @@ pub(super) fn target(dev: &Device, slots: &Slots, i: usize) -> Result<Target> {
 /// window's), with the alias's own offset, the ALIAS and attribute flags and
 /// the alias capability.
 ///
-/// Core's only capability of a BAR is the sparse-mmap one of the BAR holding
-/// the MSI-X table, which cannot be aliased (it cannot be write-combining),
-/// so a window has no sparse areas to clip.
+/// Core reports no sparse-mmap areas for a BAR (its only BAR capability,
+/// MSIX_MAPPABLE, is on the BAR holding the MSI-X table, which cannot be
+/// aliased: it cannot be write-combining), so a window has none to clip.
 pub(super) fn region_info(
     dev: &Device,
     i: usize,
