@@ -19,13 +19,30 @@
  * refused (EBUSY) while a read or an uncached mapping is in the way, but
  * must never happen under one.
  *
- * VPA_STRESS_SECONDS (default 10) bounds each run.
+ * And windows (window_test.c has their semantics) on ivshmem's BAR 2, in
+ * [40M, 48M) where no other test's pattern lies: threads and forked
+ * processes SET overlapping and disjoint windows, read their region info,
+ * map them, store and check words through them and unmap them, map the BAR
+ * itself uncached and read it (SIGBUS on the pages of a mapped window is
+ * fine), read() and write() through the windows and the BAR, and turn
+ * memory decoding off and on and reset, all at once. Each writer owns one
+ * word of every page and reads back what it stored; every word read any
+ * way must be one of its owner's. EBUSY for a window's mmap() (a read() in
+ * flight), SIGBUS and EIO while memory is off are the only errors allowed.
+ * Afterwards the BAR's PAT entries are one UC- range again, and after
+ * close what they were before open.
+ *
+ * VPA_STRESS_SECONDS (default 10) bounds each run; the windows' runs twice
+ * as long (at most 90 s).
  */
+#include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <linux/pci_regs.h>
 
@@ -340,6 +357,485 @@ TEST(reads_while_switching_wc)
 	ASSERT_GT(edu_maps, 0);
 	ASSERT_GT(edu_uc_maps, 0);
 	vpa_close(&edu);
+}
+
+#define SZ_4K		4096UL
+#define SZ_1M		(1UL << 20)
+#define BAR2		((uint64_t)VFIO_PCI_BAR2_REGION_INDEX << 40)
+#define WS_OFF		(40 * SZ_1M)	/* the windows' area of BAR 2 */
+#define WS_LEN		(8 * SZ_1M)
+#define WS_WORDS	(SZ_4K / 4)	/* per page */
+#define WS_SLOTS	8		/* writer k owns word 2k of each page */
+#define WS_PAT_MAX	16
+
+/* Offsets in the area: overlapping, disjoint, 2 MiB aligned or not. */
+static const struct { uint64_t off, size; } ws_win[] = {
+	{ 0, 2 * SZ_1M },		/* PMD faults where the address allows */
+	{ SZ_1M, 2 * SZ_1M },		/* overlaps the first and the third */
+	{ 2 * SZ_1M, 2 * SZ_1M },
+	{ 4 * SZ_1M + SZ_4K, 16 * SZ_4K },
+	{ 6 * SZ_1M, SZ_1M },
+};
+#define WS_NWIN ((int)(sizeof(ws_win) / sizeof(ws_win[0])))
+
+/* Shared (MAP_SHARED) by the threads and the forked processes. */
+struct ws_state {
+	atomic_int stop;
+	atomic_int errors;
+	atomic_int index[WS_NWIN];	/* alias index of each window, -1 until SET */
+	atomic_long sets, infos, maps, map_busy, win_bus, uc_maps, uc_reads, uc_bus,
+		    uc_checked, rw, rw_eio, zaps;
+};
+
+static struct ws_state *ws;
+static struct vpa_dev wdev;
+
+#define WFAIL(...) do { fprintf(stderr, "# " __VA_ARGS__); ws->errors++; } while (0)
+
+/* The word writer @slot stores in its turn @seq. */
+static uint32_t ws_word(int slot, uint32_t seq)
+{
+	return (uint32_t)slot << 24 | (seq & 0xffffff);
+}
+
+/* The first slot of the page at @w whose word is not its owner's, or -1. */
+static int ws_insane(const volatile uint32_t *w)
+{
+	for (int j = 0; j < WS_SLOTS; j++)
+		if (w[2 * j] >> 24 != (uint32_t)j)
+			return j;
+	return -1;
+}
+
+static void ws_pause(long us)
+{
+	struct timespec t = { 0, us * 1000 };
+
+	nanosleep(&t, NULL);
+}
+
+/* SET window @i; checks that it always gets the same index. */
+static int ws_set(int i)
+{
+	int a = vpa_window(wdev.fd, 2, VFIO_ALIAS_ATTR_WC, WS_OFF + ws_win[i].off,
+			   ws_win[i].size), old = -1;
+
+	if (a < VFIO_PCI_NUM_REGIONS) {
+		WFAIL("SET window %d: %d\n", i, a);
+		return -1;
+	}
+	if (!atomic_compare_exchange_strong(&ws->index[i], &old, a) && old != a)
+		WFAIL("window %d: alias %d, then %d\n", i, old, a);
+	ws->sets++;
+	return a;
+}
+
+static void *ws_setter(void *arg)
+{
+	while (!ws->stop) {
+		for (int i = 0; i < WS_NWIN; i++)
+			ws_set(i);
+		/* Two vCPUs under TCG: leave them to the mappers now and then. */
+		ws_pause(500);
+	}
+	return NULL;
+}
+
+static void *ws_info(void *arg)
+{
+	char buf[512];
+	struct vfio_region_info *info = (void *)buf;
+
+	while (!ws->stop) {
+		for (int i = 0; i < WS_NWIN; i++) {
+			struct vfio_region_info_cap_alias *cap;
+			int a = ws->index[i], ret;
+
+			if (a < 0) {
+				sched_yield();
+				continue;
+			}
+			ret = vpa_region_info(wdev.fd, a, buf, sizeof(buf));
+			if (ret) {
+				WFAIL("REGION_INFO of window %d (alias %d): %d\n", i, a, ret);
+				continue;
+			}
+			cap = (void *)vpa_find_cap(buf, VFIO_REGION_INFO_CAP_ALIAS);
+			if (info->size != ws_win[i].size || !cap || cap->header.version != 2 ||
+			    cap->aliased_index != 2 || cap->offset != WS_OFF + ws_win[i].off ||
+			    cap->size != ws_win[i].size)
+				WFAIL("window %d (alias %d): region info does not describe it\n", i, a);
+			ws->infos++;
+		}
+		ws_pause(500);
+	}
+	return NULL;
+}
+
+/*
+ * Stores @want in the word of @slot of each of the @pages pages at @m, a
+ * mapping of window @i, reads it back and checks the other words. Returns 1
+ * if that raised SIGBUS (memory decode off), else 0.
+ */
+static int ws_store_check(volatile uint32_t *m, size_t pages, int slot, uint32_t want, int i)
+{
+	size_t p;
+	int bad;
+
+	if (sigsetjmp(bus_jmp, 1))
+		return 1;
+	for (p = 0; p < pages; p++)
+		m[p * WS_WORDS + 2 * slot] = want;
+	__builtin_ia32_sfence();
+	for (p = 0; p < pages; p++) {
+		if (m[p * WS_WORDS + 2 * slot] != want)
+			WFAIL("window %d page %zu: %#x, stored %#x\n", i, p,
+			      m[p * WS_WORDS + 2 * slot], want);
+		bad = ws_insane(m + p * WS_WORDS);
+		if (bad >= 0)
+			WFAIL("window %d page %zu slot %d: %#x\n", i, p, bad,
+			      m[p * WS_WORDS + 2 * bad]);
+	}
+	return 0;
+}
+
+/*
+ * Maps the windows in turn (SET by itself), stores its word in every page
+ * through the mapping and reads it back, checking the other words.
+ */
+static void ws_mapper(int slot)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	uint32_t seq = 0;
+	unsigned int n = slot;
+
+	sigaction(SIGBUS, &sa, NULL);
+	while (!ws->stop) {
+		int i = n++ % WS_NWIN, a = ws_set(i);
+		volatile uint32_t *m;
+
+		if (a < 0)
+			continue;
+		m = mmap(NULL, ws_win[i].size, PROT_READ | PROT_WRITE, MAP_SHARED, wdev.fd,
+			 (uint64_t)a << 40);
+		if (m == MAP_FAILED) {
+			/* A read() of the BAR in flight: refused, not waited for. */
+			if (errno == EBUSY)
+				ws->map_busy++;
+			else
+				WFAIL("mmap window %d (alias %d): %d\n", i, a, errno);
+			ws_pause(100);
+			continue;
+		}
+		if (ws_store_check(m, ws_win[i].size / SZ_4K, slot, ws_word(slot, ++seq), i))
+			ws->win_bus++;
+		else
+			ws->maps++;
+		munmap((void *)m, ws_win[i].size);
+	}
+}
+
+static void *ws_mapper_thread(void *arg)
+{
+	ws_mapper((uintptr_t)arg);
+	return NULL;
+}
+
+/*
+ * Checks the words of page @p at @w of an uncached mapping of the area;
+ * returns 1 if that raised SIGBUS (the page of a mapped window, or memory
+ * decode off), else 0.
+ */
+static int ws_read_page(const volatile uint32_t *w, size_t p)
+{
+	int bad;
+
+	if (sigsetjmp(bus_jmp, 1))
+		return 1;
+	bad = ws_insane(w);
+	if (bad >= 0)
+		WFAIL("BAR page %zu slot %d: %#x\n", p, bad, w[2 * bad]);
+	return 0;
+}
+
+/*
+ * Maps the whole area through the BAR's own region (uncached) and reads a
+ * stride of its pages: SIGBUS in a mapped window or with memory off.
+ */
+static void ws_uc(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	unsigned int n = 0;
+
+	sigaction(SIGBUS, &sa, NULL);
+	while (!ws->stop) {
+		volatile uint32_t *m = mmap(NULL, WS_LEN, PROT_READ, MAP_SHARED, wdev.fd,
+					    BAR2 + WS_OFF);
+		size_t p, good = SIZE_MAX;
+		int bits;
+
+		if (m == MAP_FAILED) {
+			/* Windows leave the rest of the BAR to uncached mappings. */
+			WFAIL("mmap BAR 2: %d\n", errno);
+			ws_pause(1000);
+			continue;
+		}
+		n++;
+		for (p = n % 61; p < WS_LEN / SZ_4K; p += 61) {
+			if (ws_read_page(m + p * WS_WORDS, p)) {
+				ws->uc_bus++;
+			} else {
+				good = p;
+				ws->uc_reads++;
+			}
+		}
+		/*
+		 * Now and then (the dump is slow), the entry of a page just read:
+		 * UC-, or gone if zapped since, never write-combining.
+		 */
+		if (n % 8 == 1 && good != SIZE_MAX) {
+			bits = pte_cache_bits((void *)(m + good * WS_WORDS), NULL);
+			if (bits != PTE_UCM && bits != -1 && bits != -2)
+				WFAIL("BAR page %zu mapped with cache bits %d, not UC-\n", good, bits);
+			ws->uc_checked++;
+		}
+		ws->uc_maps++;
+		munmap((void *)m, WS_LEN);
+	}
+}
+
+static void *ws_uc_thread(void *arg)
+{
+	ws_uc();
+	return NULL;
+}
+
+/*
+ * write() of its word through a window, read() of it through the BAR; a
+ * page read() through the window; a read() clipped at the window's end.
+ */
+static void *ws_rw(void *arg)
+{
+	const int slot = (uintptr_t)arg;
+	uint32_t seq = 0, v, got, page[WS_WORDS], two[2];
+	unsigned int n = 0;
+
+	while (!ws->stop) {
+		int i = n++ % WS_NWIN, a = ws->index[i], bad;
+		uint64_t aoff = (uint64_t)a << 40, size = ws_win[i].size;
+		uint64_t p = (n * 13) % (size / SZ_4K), off = p * SZ_4K + 8 * slot;
+		ssize_t r;
+
+		if (a < 0) {
+			sched_yield();
+			continue;
+		}
+		/* Now and then out of the way, so that windows get mapped. */
+		if (n % 16 == 0)
+			ws_pause(100);
+		ws->rw++;
+		v = ws_word(slot, ++seq);
+		if (pwrite(wdev.fd, &v, 4, aoff + off) != 4) {
+			if (errno == EIO)
+				ws->rw_eio++;
+			else
+				WFAIL("pwrite window %d (alias %d): %d\n", i, a, errno);
+			continue;
+		}
+		if (pread(wdev.fd, &got, 4, BAR2 + WS_OFF + ws_win[i].off + off) != 4) {
+			if (errno == EIO)
+				ws->rw_eio++;
+			else
+				WFAIL("pread BAR 2: %d\n", errno);
+			continue;
+		}
+		if (got != v)
+			WFAIL("window %d page %" PRIu64 ": wrote %#x, the BAR has %#x\n", i, p, v, got);
+		r = pread(wdev.fd, page, SZ_4K, aoff + p * SZ_4K);
+		if (r == (ssize_t)SZ_4K) {
+			bad = ws_insane(page);
+			if (bad >= 0)
+				WFAIL("read() of window %d page %" PRIu64 " slot %d: %#x\n",
+				      i, p, bad, page[2 * bad]);
+		} else if (r >= 0 || errno != EIO) {
+			WFAIL("pread window %d (alias %d): %zd (%d)\n", i, a, r, errno);
+		}
+		r = pread(wdev.fd, two, 8, aoff + size - 4);
+		if (r != 4 && !(r < 0 && errno == EIO))
+			WFAIL("pread of 8 at the end of window %d: %zd (%d)\n", i, r, errno);
+	}
+	return NULL;
+}
+
+static void *ws_disturber(void *arg)
+{
+	uint64_t cfg = (uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
+	uint16_t cmd;
+
+	while (!ws->stop) {
+		if (pread(wdev.fd, &cmd, 2, cfg + PCI_COMMAND) != 2) {
+			WFAIL("config read: %d\n", errno);
+			break;
+		}
+		cmd &= ~PCI_COMMAND_MEMORY;
+		pwrite(wdev.fd, &cmd, 2, cfg + PCI_COMMAND);
+		ws_pause(2000);
+		cmd |= PCI_COMMAND_MEMORY;
+		pwrite(wdev.fd, &cmd, 2, cfg + PCI_COMMAND);
+		/* Zaps too where the device can be reset. */
+		ioctl(wdev.fd, VFIO_DEVICE_RESET);
+		/* Long enough on for the others to get work done. */
+		ws_pause(50 * 1000);
+		ws->zaps++;
+	}
+	return NULL;
+}
+
+FIXTURE(windows) {
+	uint64_t phys, len;
+	struct pat_range pat0[WS_PAT_MAX];	/* BAR 2's PAT entries before open */
+	int npat0;				/* -1 without the list */
+	int open;
+};
+
+FIXTURE_SETUP(windows)
+{
+	const char *bdf = vpa_env_bdf("VPA_IVSHMEM_BDF");
+
+	ws = mmap(NULL, sizeof(*ws), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ws);
+	for (int i = 0; i < WS_NWIN; i++)
+		ws->index[i] = -1;
+	self->phys = bar_phys(bdf, 2);
+	self->len = bar_size(bdf, 2);
+	ASSERT_NE(0, self->phys);
+	ASSERT_LE(WS_OFF + WS_LEN, self->len);
+	self->npat0 = pat_ranges(self->phys, self->phys + self->len, self->pat0, WS_PAT_MAX);
+	ASSERT_GE(WS_PAT_MAX, self->npat0);
+	ASSERT_EQ(0, vpa_open(bdf, &wdev));
+	self->open = 1;
+}
+
+FIXTURE_TEARDOWN(windows)
+{
+	if (self->open)
+		vpa_close(&wdev);
+}
+
+/*
+ * BAR 2's PAT entries: those before open plus exactly @n of @want; -1 if
+ * they cannot be read, else 0 if so.
+ */
+static int ws_pat_is(FIXTURE_DATA(windows) *self, const struct pat_range *want, int n)
+{
+	struct pat_range now[WS_PAT_MAX];
+	int i, total, added;
+
+	if (self->npat0 < 0)
+		return -1;
+	total = pat_ranges(self->phys, self->phys + self->len, now, WS_PAT_MAX);
+	if (total < 0 || total > WS_PAT_MAX)
+		return 1;
+	added = pat_ranges_new(now, total, self->pat0, self->npat0);
+	for (i = 0; i < added; i++)
+		fprintf(stderr, "# PAT [BAR + %#" PRIx64 ", BAR + %#" PRIx64 ") %s\n",
+			now[i].start - self->phys, now[i].end - self->phys, now[i].type);
+	if (total != self->npat0 + n || added != n)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (now[i].start != want[i].start || now[i].end != want[i].end ||
+		    strcmp(now[i].type, want[i].type))
+			return 1;
+	return 0;
+}
+
+TEST_F_TIMEOUT(windows, concurrent_windows, 150)
+{
+	void *(*fns[])(void *) = { ws_setter, ws_info, ws_mapper_thread, ws_mapper_thread,
+				   ws_uc_thread, ws_rw, ws_disturber };
+	/* Slots: mapper threads 0 and 1, mapper processes 2 and 3, ws_rw 4. */
+	uintptr_t args[] = { 0, 0, 0, 1, 0, 4, 0 };
+	pthread_t t[sizeof(fns) / sizeof(fns[0])];
+	const char *env = getenv("VPA_STRESS_SECONDS");
+	int secs = 2 * (env ? atoi(env) : 10), status, ret;
+	struct pat_range whole = { self->phys, self->phys + self->len, "uncached-minus" };
+	pid_t kids[3];
+	uint32_t *buf;
+	unsigned int i;
+	size_t p;
+
+	if (secs > 90)
+		secs = 90;
+	/* Every page: each writer's word in its slot, with turn 0. */
+	buf = calloc(1, WS_LEN);
+	ASSERT_NE(NULL, buf);
+	for (p = 0; p < WS_LEN / SZ_4K; p++)
+		for (i = 0; i < WS_SLOTS; i++)
+			buf[p * WS_WORDS + 2 * i] = ws_word(i, 0);
+	ASSERT_EQ(WS_LEN, pwrite(wdev.fd, buf, WS_LEN, BAR2 + WS_OFF));
+
+	/* The processes first: no thread of ours may hold a lock at fork(). */
+	fflush(stdout);
+	fflush(stderr);
+	for (i = 0; i < 3; i++) {
+		kids[i] = fork();
+		ASSERT_LE(0, kids[i]);
+		if (!kids[i]) {
+			if (i < 2)
+				ws_mapper(2 + i);
+			else
+				ws_uc();
+			_exit(0);
+		}
+	}
+	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, fns[i], (void *)args[i]));
+	sleep(secs);
+	ws->stop = 1;
+	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(kids[i], waitpid(kids[i], &status, 0));
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			WFAIL("process %u: status %#x\n", i, status);
+	}
+	TH_LOG("%ld SET, %ld REGION_INFO; %ld window maps (%ld EBUSY, %ld SIGBUS); "
+	       "%ld UC maps, %ld page reads (%ld SIGBUS), %ld PTEs checked; "
+	       "%ld read/write rounds (%ld EIO); %ld zaps",
+	       ws->sets, ws->infos, ws->maps, ws->map_busy, ws->win_bus, ws->uc_maps,
+	       ws->uc_reads, ws->uc_bus, ws->uc_checked, ws->rw, ws->rw_eio, ws->zaps);
+	ASSERT_EQ(0, ws->errors);
+	/* Each kind of work really ran. */
+	ASSERT_GT(ws->sets, 0);
+	ASSERT_GT(ws->infos, 0);
+	ASSERT_GT(ws->maps, 0);
+	ASSERT_GT(ws->uc_maps, 0);
+	ASSERT_GT(ws->rw, 0);
+	ASSERT_GT(ws->zaps, 0);
+	/* One alias per window, no other. */
+	for (i = 0; i < WS_NWIN; i++)
+		for (unsigned int j = 0; j < i; j++)
+			ASSERT_NE(ws->index[i], ws->index[j]);
+	ASSERT_EQ(VFIO_PCI_NUM_REGIONS + WS_NWIN, vpa_num_regions(wdev.fd));
+
+	/* Every word of the area is still its owner's. */
+	ASSERT_EQ(WS_LEN, pread(wdev.fd, buf, WS_LEN, BAR2 + WS_OFF));
+	for (p = 0; p < WS_LEN / SZ_4K; p++) {
+		ret = ws_insane(buf + p * WS_WORDS);
+		ASSERT_EQ(-1, ret) TH_LOG("page %zu slot %d: %#x", p, ret,
+					  buf[p * WS_WORDS + 2 * ret]);
+	}
+	free(buf);
+
+	/* Nothing mapped: core's one UC- mapping; after close, as before open. */
+	ret = ws_pat_is(self, &whole, 1);
+	if (ret >= 0)
+		ASSERT_EQ(0, ret) TH_LOG("PAT entries of BAR 2 with nothing mapped");
+	vpa_close(&wdev);
+	self->open = 0;
+	ret = ws_pat_is(self, NULL, 0);
+	if (ret >= 0)
+		ASSERT_EQ(0, ret) TH_LOG("PAT entries of BAR 2 after close");
 }
 
 TEST_HARNESS_MAIN

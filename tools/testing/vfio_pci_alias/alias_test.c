@@ -56,7 +56,8 @@ TEST_F(edu, probe_bar_reports_wc)
 
 	ASSERT_EQ(0, vpa_feature(self->d.fd, VFIO_DEVICE_FEATURE_PROBE |
 				 VFIO_DEVICE_FEATURE_SET, &req, sizeof(req)));
-	ASSERT_EQ(VFIO_ALIAS_ATTR_WC, req.flags);
+	/* WC, and windows of the BAR may have it (window_test.c). */
+	ASSERT_EQ(VFIO_ALIAS_ATTR_WC | VFIO_ALIAS_REGION_WINDOW, req.flags);
 	/* PROBE creates nothing. */
 	ASSERT_EQ(self->base, vpa_num_regions(self->d.fd));
 }
@@ -148,6 +149,8 @@ TEST_F(edu, bad_requests_fail_and_change_nothing)
 		{ "reserved2", { .flags = 1, .__reserved2 = 1 }, 24, VFIO_DEVICE_FEATURE_SET, -EINVAL },
 		{ "alias_index set", { .flags = 1, .alias_index = 3 }, 24, VFIO_DEVICE_FEATURE_SET, -EINVAL },
 		{ "short argsz", { .flags = 1 }, 16, VFIO_DEVICE_FEATURE_SET, -EINVAL },
+		{ "argsz one short of the first version", { .flags = 1 }, 23, VFIO_DEVICE_FEATURE_SET, -EINVAL },
+		{ "unknown flag bit", { .flags = 1 | 1u << 30 }, 40, VFIO_DEVICE_FEATURE_SET, -EINVAL },
 		{ "index out of range", { .flags = 1, .index = 64 }, 24, VFIO_DEVICE_FEATURE_SET, -EINVAL },
 		{ "non-mmap region", { .flags = 1, .index = VFIO_PCI_CONFIG_REGION_INDEX }, 24, VFIO_DEVICE_FEATURE_SET, -EINVAL },
 		{ "empty BAR", { .flags = 1, .index = 2 }, 24, VFIO_DEVICE_FEATURE_SET, -EINVAL },
@@ -191,10 +194,13 @@ TEST_F(edu, alias_region_info)
 		  VFIO_REGION_INFO_FLAG_ALIAS | VFIO_REGION_INFO_FLAG_WC, info->flags);
 	cap = (void *)vpa_find_cap(buf, VFIO_REGION_INFO_CAP_ALIAS);
 	ASSERT_NE(NULL, cap);
-	ASSERT_EQ(1, cap->header.version);
+	ASSERT_EQ(2, cap->header.version);
 	ASSERT_EQ(0, cap->aliased_index);
 	ASSERT_EQ(VFIO_ALIAS_ATTR_WC, cap->attrs);
 	ASSERT_EQ(0, cap->reserved);
+	/* Version 2: the part of the BAR aliased, all of it. */
+	ASSERT_EQ(0, cap->offset);
+	ASSERT_EQ(bar->size, cap->size);
 	/* The BAR itself is no alias. */
 	ASSERT_EQ(0, bar->flags & (VFIO_REGION_INFO_FLAG_ALIAS | VFIO_REGION_INFO_FLAG_WC));
 	ASSERT_EQ(NULL, vpa_find_cap(bar_buf, VFIO_REGION_INFO_CAP_ALIAS));

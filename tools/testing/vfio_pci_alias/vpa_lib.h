@@ -250,6 +250,22 @@ static inline int vpa_alias(int fd, uint32_t index, uint32_t attrs)
 	return ret ? ret : (int)req.alias_index;
 }
 
+/*
+ * Creates (or finds) an alias with @attrs of the window [@offset,
+ * @offset + @size) of @index; returns its index or -errno.
+ */
+static inline int vpa_window(int fd, uint32_t index, uint32_t attrs,
+			     uint64_t offset, uint64_t size)
+{
+	struct vfio_device_feature_alias_region req = {
+		.flags = attrs | VFIO_ALIAS_REGION_WINDOW, .index = index,
+		.offset = offset, .size = size,
+	};
+	int ret = vpa_feature(fd, VFIO_DEVICE_FEATURE_SET, &req, sizeof(req));
+
+	return ret ? ret : (int)req.alias_index;
+}
+
 /* Number of regions VFIO_DEVICE_GET_INFO reports, or -errno. */
 static inline int vpa_num_regions(int fd)
 {

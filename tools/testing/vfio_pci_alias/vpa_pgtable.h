@@ -6,9 +6,10 @@
  * CONFIG_PTDUMP_DEBUGFS) and the PAT memtype recorded for the BAR's
  * physical range (/sys/kernel/debug/x86/pat_memtype_list). Also the test
  * pattern generator whose output the host compares with ivshmem's backing
- * file (tools/ivshmem_check.py).
+ * file (tools/ivshmem_check.py). pat_ranges() lists the memtype entries of
+ * a physical range, for the tests of windows, which split a BAR's.
  *
- * Shared by wc_test.c and tools/dpdk/vpa_dpdk.c; plain libc only.
+ * Shared by the tests here and tools/dpdk/vpa_dpdk.c; plain libc only.
  */
 #ifndef VPA_PGTABLE_H
 #define VPA_PGTABLE_H
@@ -41,6 +42,25 @@ static inline uint64_t bar_phys(const char *dev, int bar)
 			start = 0;
 	fclose(f);
 	return start;
+}
+
+/* Size of BAR @bar of @dev from sysfs (0 if absent). */
+static inline uint64_t bar_size(const char *dev, int bar)
+{
+	char path[PATH_MAX];
+	unsigned long long start = 0, end = 0, flags;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", dev);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	for (i = 0; i <= bar; i++)
+		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3)
+			start = end = 0;
+	fclose(f);
+	return end > start ? end - start + 1 : 0;
 }
 
 /*
@@ -90,6 +110,69 @@ static inline void pat_type(uint64_t phys, char *out, size_t len)
 		}
 	}
 	fclose(f);
+}
+
+/* One entry of the PAT memtype list: physical [start, end) and its type. */
+struct pat_range {
+	uint64_t start;
+	uint64_t end;
+	char type[24];
+};
+
+/*
+ * The PAT memtype entries that overlap physical [@lo, @hi), in the list's
+ * order (by start): the first @max of them into @out. Returns how many there
+ * are (possibly more than @max), or -1 if the list cannot be read.
+ */
+static inline int pat_ranges(uint64_t lo, uint64_t hi, struct pat_range *out, int max)
+{
+	unsigned long long s, e;
+	char line[256], type[24];
+	int n = 0;
+	FILE *f = fopen(PATLIST, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PAT: [mem 0x%llx-0x%llx] %23s", &s, &e, type) != 3 ||
+		    e <= lo || s >= hi)
+			continue;
+		if (n < max) {
+			out[n].start = s;
+			out[n].end = e;
+			memcpy(out[n].type, type, sizeof(type));
+		}
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * What appeared between two pat_ranges() answers: removes from @now (@n
+ * entries) one equal entry for each of @base's @nb (at most 64), keeping
+ * the order of the rest, which it moves to the front. Returns how many are
+ * left.
+ */
+static inline int pat_ranges_new(struct pat_range *now, int n,
+				 const struct pat_range *base, int nb)
+{
+	char used[64] = { 0 };
+	int i, j, k = 0;
+
+	if (nb > (int)sizeof(used))
+		nb = sizeof(used);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nb; j++)
+			if (!used[j] && now[i].start == base[j].start &&
+			    now[i].end == base[j].end && !strcmp(now[i].type, base[j].type))
+				break;
+		if (j < nb)
+			used[j] = 1;
+		else
+			now[k++] = now[i];
+	}
+	return k;
 }
 
 /* The generator the host's check (tools/ivshmem_check.py) reproduces. */
