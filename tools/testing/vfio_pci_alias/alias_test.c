@@ -291,20 +291,6 @@ TEST_F(edu, bar_and_wc_alias_exclude_each_other)
 	ASSERT_EQ(0, munmap(bar, 4096));
 }
 
-/* VFIO_DEVICE_IOEVENTFD of a 32-bit write of @data at @off; @efd -1 deletes. */
-static int ioeventfd(int fd, uint64_t off, uint32_t data, int efd)
-{
-	struct vfio_device_ioeventfd req = {
-		.argsz = sizeof(req),
-		.flags = VFIO_DEVICE_IOEVENTFD_32,
-		.offset = off,
-		.data = data,
-		.fd = efd,
-	};
-
-	return ioctl(fd, VFIO_DEVICE_IOEVENTFD, &req) ? -errno : 0;
-}
-
 /*
  * An ioeventfd keeps core's kernel mapping of the BAR: while one exists a
  * WC alias cannot be mapped, and while a WC alias is mapped none can be
@@ -317,21 +303,21 @@ TEST_F(edu, ioeventfd_and_wc_alias_exclude_each_other)
 	void *alias;
 
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, ioeventfd(self->d.fd, EDU_LIVENESS, 1, efd));
+	ASSERT_EQ(0, vpa_ioeventfd(self->d.fd, EDU_LIVENESS, 1, efd));
 	alias = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->d.fd, off);
 	ASSERT_EQ(MAP_FAILED, alias);
 	ASSERT_EQ(EBUSY, errno);
-	ASSERT_EQ(-EINVAL, ioeventfd(self->d.fd, off + EDU_LIVENESS, 2, efd));
-	ASSERT_EQ(0, ioeventfd(self->d.fd, EDU_LIVENESS, 1, -1));
+	ASSERT_EQ(-EINVAL, vpa_ioeventfd(self->d.fd, off + EDU_LIVENESS, 2, efd));
+	ASSERT_EQ(0, vpa_ioeventfd(self->d.fd, EDU_LIVENESS, 1, -1));
 
 	alias = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->d.fd, off);
 	ASSERT_NE(MAP_FAILED, alias);
-	ASSERT_EQ(-EBUSY, ioeventfd(self->d.fd, EDU_LIVENESS, 1, efd));
+	ASSERT_EQ(-EBUSY, vpa_ioeventfd(self->d.fd, EDU_LIVENESS, 1, efd));
 	ASSERT_EQ(0, munmap(alias, 4096));
 
 	/* The BAR back to uncached, ioeventfds work again. */
-	ASSERT_EQ(0, ioeventfd(self->d.fd, EDU_LIVENESS, 1, efd));
-	ASSERT_EQ(0, ioeventfd(self->d.fd, EDU_LIVENESS, 1, -1));
+	ASSERT_EQ(0, vpa_ioeventfd(self->d.fd, EDU_LIVENESS, 1, efd));
+	ASSERT_EQ(0, vpa_ioeventfd(self->d.fd, EDU_LIVENESS, 1, -1));
 	close(efd);
 }
 

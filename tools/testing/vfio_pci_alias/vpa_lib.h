@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_alias.h>
 
@@ -308,6 +311,77 @@ static inline struct vfio_info_cap_header *vpa_find_cap(void *buf, uint16_t id)
 		off = h->next;
 	}
 	return NULL;
+}
+
+static sigjmp_buf vpa_bus_jmp __attribute__((unused));
+
+static inline void vpa_on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(vpa_bus_jmp, 1);
+}
+
+/* Reads the 32-bit word @p into @val; returns 1 if that raised SIGBUS. */
+static inline int vpa_read_sigbus(volatile uint32_t *p, uint32_t *val)
+{
+	struct sigaction sa = { .sa_handler = vpa_on_sigbus }, old;
+	int bus = 0;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(vpa_bus_jmp, 1))
+		bus = 1;
+	else
+		*val = *p;
+	sigaction(SIGBUS, &old, NULL);
+	return bus;
+}
+
+/* Turns memory decoding of the device @fd on or off (PCI_COMMAND). */
+static inline int vpa_set_memory(int fd, int on)
+{
+	uint64_t cfg = (uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
+	uint16_t cmd;
+
+	if (pread(fd, &cmd, 2, cfg + PCI_COMMAND) != 2)
+		return -1;
+	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
+	return pwrite(fd, &cmd, 2, cfg + PCI_COMMAND) == 2 ? 0 : -1;
+}
+
+/* VFIO_DEVICE_IOEVENTFD of a 32-bit write of @data at @off; @efd -1 deletes. */
+static inline int vpa_ioeventfd(int fd, uint64_t off, uint32_t data, int efd)
+{
+	struct vfio_device_ioeventfd req = {
+		.argsz = sizeof(req),
+		.flags = VFIO_DEVICE_IOEVENTFD_32,
+		.offset = off,
+		.data = data,
+		.fd = efd,
+	};
+
+	return ioctl(fd, VFIO_DEVICE_IOEVENTFD, &req) ? -errno : 0;
+}
+
+/* This process's minor fault count (field 10 of /proc/self/stat), or -1. */
+static inline long vpa_minflt(void)
+{
+	char buf[1024], *p;
+	long v = -1;
+	int i;
+	FILE *f = fopen("/proc/self/stat", "r");
+
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f)) {
+		p = strrchr(buf, ')');
+		/* p points at the end of field 2. */
+		for (i = 2; p && i < 10; i++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			v = strtol(p + 1, NULL, 10);
+	}
+	fclose(f);
+	return v;
 }
 
 #endif /* VPA_LIB_H */

@@ -25,42 +25,45 @@
 #define PTE_WC	1	/* PWT, PAT index 1: write-combining */
 #define PTE_UCM	2	/* PCD, PAT index 2: uncached-minus */
 
-/* Physical start of BAR @bar of @dev from sysfs. */
-static inline uint64_t bar_phys(const char *dev, int bar)
-{
-	char path[PATH_MAX];
-	unsigned long long start = 0, end, flags;
-	FILE *f;
-	int i;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", dev);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	for (i = 0; i <= bar; i++)
-		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3)
-			start = 0;
-	fclose(f);
-	return start;
-}
-
-/* Size of BAR @bar of @dev from sysfs (0 if absent). */
-static inline uint64_t bar_size(const char *dev, int bar)
+/*
+ * Physical start and size of BAR @bar of @dev from sysfs (both 0 if absent).
+ */
+static inline void bar_resource(const char *dev, int bar, uint64_t *phys, uint64_t *size)
 {
 	char path[PATH_MAX];
 	unsigned long long start = 0, end = 0, flags;
 	FILE *f;
 	int i;
 
+	*phys = *size = 0;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", dev);
 	f = fopen(path, "r");
 	if (!f)
-		return 0;
+		return;
 	for (i = 0; i <= bar; i++)
 		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3)
 			start = end = 0;
 	fclose(f);
-	return end > start ? end - start + 1 : 0;
+	*phys = start;
+	*size = end > start ? end - start + 1 : 0;
+}
+
+/* Physical start of BAR @bar of @dev from sysfs. */
+static inline uint64_t bar_phys(const char *dev, int bar)
+{
+	uint64_t phys, size;
+
+	bar_resource(dev, bar, &phys, &size);
+	return phys;
+}
+
+/* Size of BAR @bar of @dev from sysfs (0 if absent). */
+static inline uint64_t bar_size(const char *dev, int bar)
+{
+	uint64_t phys, size;
+
+	bar_resource(dev, bar, &phys, &size);
+	return size;
 }
 
 /*

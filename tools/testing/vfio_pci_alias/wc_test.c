@@ -25,39 +25,6 @@
 
 #define SZ_2M (2UL << 20)
 
-static sigjmp_buf bus_jmp;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(bus_jmp, 1);
-}
-
-/* Reads a 32-bit register; returns 1 if that raised SIGBUS. */
-static int read_sigbus(volatile uint32_t *p, uint32_t *val)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	int bus = 0;
-
-	sigaction(SIGBUS, &sa, &old);
-	if (sigsetjmp(bus_jmp, 1))
-		bus = 1;
-	else
-		*val = *p;
-	sigaction(SIGBUS, &old, NULL);
-	return bus;
-}
-
-static int set_memory(int fd, int on)
-{
-	uint64_t cfg = (uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
-	uint16_t cmd;
-
-	if (pread(fd, &cmd, 2, cfg + PCI_COMMAND) != 2)
-		return -1;
-	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
-	return pwrite(fd, &cmd, 2, cfg + PCI_COMMAND) == 2 ? 0 : -1;
-}
-
 static void *map(int fd, size_t len, uint64_t off, void *at)
 {
 	return mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | (at ? MAP_FIXED : 0), fd, off);
@@ -130,17 +97,17 @@ TEST_F(edu, memory_disable_sigbus_then_wc_again)
 	uint32_t v;
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, read_sigbus(p, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(p, &v));
 	ASSERT_EQ(0xed, v & 0xff);
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)p, NULL));
 
-	ASSERT_EQ(0, set_memory(self->d.fd, 0));
+	ASSERT_EQ(0, vpa_set_memory(self->d.fd, 0));
 	/* Zapped by core, and refused while memory decode is off. */
 	ASSERT_EQ(-1, pte_cache_bits((void *)p, NULL));
-	ASSERT_EQ(1, read_sigbus(p, &v));
+	ASSERT_EQ(1, vpa_read_sigbus(p, &v));
 
-	ASSERT_EQ(0, set_memory(self->d.fd, 1));
-	ASSERT_EQ(0, read_sigbus(p, &v));
+	ASSERT_EQ(0, vpa_set_memory(self->d.fd, 1));
+	ASSERT_EQ(0, vpa_read_sigbus(p, &v));
 	ASSERT_EQ(0xed, v & 0xff);
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)p, NULL));
 	ASSERT_EQ(0, munmap((void *)p, 4096));
@@ -163,11 +130,11 @@ TEST(reset_zaps_alias_then_wc_again)
 	p = map(d.fd, 4096, (uint64_t)a << 40, NULL);
 	ASSERT_NE(MAP_FAILED, p);
 	/* igb STATUS (0x8): any read works; the point is the mapping. */
-	ASSERT_EQ(0, read_sigbus(p + 2, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(p + 2, &v));
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)p, NULL));
 	ASSERT_EQ(0, ioctl(d.fd, VFIO_DEVICE_RESET));
 	ASSERT_EQ(-1, pte_cache_bits((void *)p, NULL));
-	ASSERT_EQ(0, read_sigbus(p + 2, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(p + 2, &v));
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)p, NULL));
 	ASSERT_EQ(0, munmap((void *)p, 4096));
 out:
@@ -236,27 +203,6 @@ TEST_F(ivshmem, pattern_through_wc_alias_reaches_memory)
 	printf("VPA-HOSTCHECK: ivshmem %zu %zu %u\n", off, len, seed);
 }
 
-static long minflt(void)
-{
-	char buf[1024], *p;
-	long v = -1;
-	int i;
-	FILE *f = fopen("/proc/self/stat", "r");
-
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f)) {
-		p = strrchr(buf, ')');
-		/* Field 10 is minflt; p points at the end of field 2. */
-		for (i = 2; p && i < 10; i++)
-			p = strchr(p + 1, ' ');
-		if (p)
-			v = strtol(p + 1, NULL, 10);
-	}
-	fclose(f);
-	return v;
-}
-
 /* Faults to touch every page of a 2M-aligned mapping of @len at @off. */
 static long touch_all(int fd, uint64_t off, size_t len)
 {
@@ -274,10 +220,10 @@ static long touch_all(int fd, uint64_t off, size_t len)
 		munmap(resv, len + SZ_2M);
 		return -1;
 	}
-	before = minflt();
+	before = vpa_minflt();
 	for (i = 0; i < len; i += 4096)
 		(void)p[i];
-	after = minflt();
+	after = vpa_minflt();
 	munmap(resv, len + SZ_2M);
 	return after - before;
 }

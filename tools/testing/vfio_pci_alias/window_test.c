@@ -71,39 +71,6 @@
 static const char *ivshmem(void) { return vpa_env_bdf("VPA_IVSHMEM_BDF"); }
 static const char *igb(void) { return vpa_env_bdf("VPA_IGB_BDF"); }
 
-static sigjmp_buf bus_jmp;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(bus_jmp, 1);
-}
-
-/* Reads a 32-bit word; returns 1 if that raised SIGBUS. */
-static int read_sigbus(volatile uint32_t *p, uint32_t *val)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	int bus = 0;
-
-	sigaction(SIGBUS, &sa, &old);
-	if (sigsetjmp(bus_jmp, 1))
-		bus = 1;
-	else
-		*val = *p;
-	sigaction(SIGBUS, &old, NULL);
-	return bus;
-}
-
-static int set_memory(int fd, int on)
-{
-	uint64_t cfg = (uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
-	uint16_t cmd;
-
-	if (pread(fd, &cmd, 2, cfg + PCI_COMMAND) != 2)
-		return -1;
-	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
-	return pwrite(fd, &cmd, 2, cfg + PCI_COMMAND) == 2 ? 0 : -1;
-}
-
 static void *map(int fd, size_t len, uint64_t off)
 {
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
@@ -160,41 +127,6 @@ static size_t first_diff(const volatile uint32_t *p, const uint32_t *want, size_
 	return i;
 }
 
-/* VFIO_DEVICE_IOEVENTFD of a 32-bit write of @data at @off; @efd -1 deletes. */
-static int ioeventfd(int fd, uint64_t off, uint32_t data, int efd)
-{
-	struct vfio_device_ioeventfd req = {
-		.argsz = sizeof(req),
-		.flags = VFIO_DEVICE_IOEVENTFD_32,
-		.offset = off,
-		.data = data,
-		.fd = efd,
-	};
-
-	return ioctl(fd, VFIO_DEVICE_IOEVENTFD, &req) ? -errno : 0;
-}
-
-static long minflt(void)
-{
-	char buf[1024], *p;
-	long v = -1;
-	int i;
-	FILE *f = fopen("/proc/self/stat", "r");
-
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f)) {
-		p = strrchr(buf, ')');
-		/* Field 10 is minflt; p points at the end of field 2. */
-		for (i = 2; p && i < 10; i++)
-			p = strchr(p + 1, ' ');
-		if (p)
-			v = strtol(p + 1, NULL, 10);
-	}
-	fclose(f);
-	return v;
-}
-
 /*
  * Faults to touch every page of a mapping of @len at @off at a 2 MiB
  * aligned address (-1 if it cannot be mapped). The cache bits and level of
@@ -208,10 +140,10 @@ static long touch_all(int fd, uint64_t off, size_t len, int *bits, char *level)
 
 	if (p == MAP_FAILED)
 		return -1;
-	before = minflt();
+	before = vpa_minflt();
 	for (i = 0; i < len; i += SZ_4K)
 		(void)p[i];
-	after = minflt();
+	after = vpa_minflt();
 	*bits = pte_cache_bits((void *)p, level);
 	munmap((void *)p, len);
 	return after - before;
@@ -657,49 +589,49 @@ TEST_F_TIMEOUT(ivshmem, window_wc_rest_uc_and_pat_split, 120)
 	/* The BAR around the window and the window, mapped uncached first. */
 	uc = map_aligned(self->d.fd, uc_len, BAR2 + WIN_OFF - SZ_2M);
 	ASSERT_NE(MAP_FAILED, uc);
-	ASSERT_EQ(0, read_sigbus(AT(uc, SZ_2M), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(uc, SZ_2M), &v));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)AT(uc, SZ_2M), NULL));
-	ASSERT_EQ(0, read_sigbus(AT(uc, SZ_2M + WIN_SIZE - SZ_4K), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(uc, SZ_2M + WIN_SIZE - SZ_4K), &v));
 
 	win = map_aligned(self->d.fd, WIN_SIZE, (uint64_t)w << 40);
 	ASSERT_NE(MAP_FAILED, win);
 	/* Mapping the window zapped what the BAR's mapping had of it. */
 	ASSERT_EQ(-1, pte_cache_bits((void *)AT(uc, SZ_2M), NULL));
 	ASSERT_EQ(-1, pte_cache_bits((void *)AT(uc, SZ_2M + WIN_SIZE - SZ_4K), NULL));
-	ASSERT_EQ(0, read_sigbus(win, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(win, &v));
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)win, level));
 	TH_LOG("window mapping: PTE PWT (%s)", level);
 	ASSERT_STREQ("pmd", level);
-	ASSERT_EQ(0, read_sigbus(AT(win, WIN_SIZE - SZ_4K), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(win, WIN_SIZE - SZ_4K), &v));
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)AT(win, WIN_SIZE - SZ_4K), NULL));
 	n = pat_split(self, WIN_OFF, WIN_SIZE, want);
 	check_pat(_metadata, self, want, n, "window mapped");
 
 	/* Through the BAR's region: SIGBUS in the window, UC- around it. */
-	ASSERT_EQ(1, read_sigbus(AT(uc, SZ_2M), &v));
-	ASSERT_EQ(1, read_sigbus(AT(uc, SZ_2M + SZ_1M), &v));
-	ASSERT_EQ(1, read_sigbus(AT(uc, SZ_2M + WIN_SIZE - SZ_4K), &v));
-	ASSERT_EQ(0, read_sigbus(uc, &v));
-	ASSERT_EQ(0, read_sigbus(AT(uc, SZ_2M - SZ_4K), &v));
+	ASSERT_EQ(1, vpa_read_sigbus(AT(uc, SZ_2M), &v));
+	ASSERT_EQ(1, vpa_read_sigbus(AT(uc, SZ_2M + SZ_1M), &v));
+	ASSERT_EQ(1, vpa_read_sigbus(AT(uc, SZ_2M + WIN_SIZE - SZ_4K), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(uc, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(uc, SZ_2M - SZ_4K), &v));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)AT(uc, SZ_2M - SZ_4K), level));
 	TH_LOG("BAR mapping below the window: PTE PCD (%s)", level);
-	ASSERT_EQ(0, read_sigbus(AT(uc, SZ_2M + WIN_SIZE), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(uc, SZ_2M + WIN_SIZE), &v));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)AT(uc, SZ_2M + WIN_SIZE), level));
 	TH_LOG("BAR mapping above the window: PTE PCD (%s)", level);
 	/* A mapping of the BAR made now: the same. */
 	late = map(self->d.fd, 2 * SZ_4K, BAR2 + WIN_OFF - SZ_4K);
 	ASSERT_NE(MAP_FAILED, late);
-	ASSERT_EQ(0, read_sigbus(late, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(late, &v));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)late, NULL));
-	ASSERT_EQ(1, read_sigbus(AT(late, SZ_4K), &v));
+	ASSERT_EQ(1, vpa_read_sigbus(AT(late, SZ_4K), &v));
 
 	/* The window's last mapping gone, its pages are the BAR's again. */
 	ASSERT_EQ(0, munmap((void *)win, WIN_SIZE));
 	n = pat_whole(self, want);
 	check_pat(_metadata, self, want, n, "window unmapped");
-	ASSERT_EQ(0, read_sigbus(AT(late, SZ_4K), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(late, SZ_4K), &v));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)AT(late, SZ_4K), NULL));
-	ASSERT_EQ(0, read_sigbus(AT(uc, SZ_2M), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(uc, SZ_2M), &v));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)AT(uc, SZ_2M), level));
 	TH_LOG("BAR mapping of the window's pages after: PTE PCD (%s)", level);
 	ASSERT_EQ(0, munmap((void *)late, 2 * SZ_4K));
@@ -820,16 +752,16 @@ TEST_F_TIMEOUT(ivshmem, splits_and_forks_keep_window_mapped, 120)
 	ASSERT_GE(w, self->base);
 	win = map(self->d.fd, SZ_2M, (uint64_t)w << 40);
 	ASSERT_NE(MAP_FAILED, win);
-	ASSERT_EQ(0, read_sigbus(win, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(win, &v));
 	bar = map(self->d.fd, SZ_4K, BAR2 + FORK_OFF);
 	ASSERT_NE(MAP_FAILED, bar);
-	ASSERT_EQ(1, read_sigbus(bar, &v));
+	ASSERT_EQ(1, vpa_read_sigbus(bar, &v));
 
 	/* A hole in the middle: two VMAs, still mapped. */
 	ASSERT_EQ(0, munmap((void *)AT(win, SZ_1M), SZ_4K));
 	n = pat_split(self, FORK_OFF, SZ_2M, want);
 	check_pat(_metadata, self, want, n, "split");
-	ASSERT_EQ(0, read_sigbus(AT(win, SZ_1M + SZ_4K), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(win, SZ_1M + SZ_4K), &v));
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)AT(win, SZ_1M + SZ_4K), NULL));
 
 	ASSERT_EQ(0, pipe(pfd));
@@ -842,7 +774,7 @@ TEST_F_TIMEOUT(ivshmem, splits_and_forks_keep_window_mapped, 120)
 		close(pfd[1]);
 		if (read(pfd[0], &c, 1) < 0)
 			_exit(2);
-		if (read_sigbus(win, &v) || read_sigbus(AT(win, SZ_2M - SZ_4K), &v))
+		if (vpa_read_sigbus(win, &v) || vpa_read_sigbus(AT(win, SZ_2M - SZ_4K), &v))
 			_exit(3);
 		_exit(pte_cache_bits((void *)win, NULL) == PTE_WC ? 0 : 4);
 	}
@@ -851,7 +783,7 @@ TEST_F_TIMEOUT(ivshmem, splits_and_forks_keep_window_mapped, 120)
 	ASSERT_EQ(0, munmap((void *)AT(win, SZ_1M + SZ_4K), SZ_1M - SZ_4K));
 	/* The parent has no mapping of the window left, the child has. */
 	check_pat(_metadata, self, want, n, "child's copy");
-	ASSERT_EQ(1, read_sigbus(bar, &v));
+	ASSERT_EQ(1, vpa_read_sigbus(bar, &v));
 	close(pfd[1]);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
@@ -860,7 +792,7 @@ TEST_F_TIMEOUT(ivshmem, splits_and_forks_keep_window_mapped, 120)
 	/* The child gone with the last mapping: the BAR's again. */
 	n = pat_whole(self, want);
 	check_pat(_metadata, self, want, n, "child gone");
-	ASSERT_EQ(0, read_sigbus(bar, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(bar, &v));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)bar, NULL));
 	ASSERT_EQ(0, munmap((void *)bar, SZ_4K));
 }
@@ -885,17 +817,17 @@ TEST_F(ivshmem, window_excludes_ioeventfd_and_whole_alias)
 	waoff = (uint64_t)w << 40;
 
 	/* Nothing mapped: an ioeventfd comes and goes. */
-	ASSERT_EQ(0, ioeventfd(self->d.fd, BAR2 + SCRATCH_OFF, 1, efd));
+	ASSERT_EQ(0, vpa_ioeventfd(self->d.fd, BAR2 + SCRATCH_OFF, 1, efd));
 	ASSERT_EQ(MAP_FAILED, map(self->d.fd, SZ_4K, waoff));
 	ASSERT_EQ(EBUSY, errno);
-	ASSERT_EQ(0, ioeventfd(self->d.fd, BAR2 + SCRATCH_OFF, 1, -1));
+	ASSERT_EQ(0, vpa_ioeventfd(self->d.fd, BAR2 + SCRATCH_OFF, 1, -1));
 
 	win = map(self->d.fd, WIN_SIZE, waoff);
 	ASSERT_NE(MAP_FAILED, win);
 	(void)win[0];
 	/* Outside the window and in it. */
-	ASSERT_EQ(-EBUSY, ioeventfd(self->d.fd, BAR2 + SCRATCH_OFF, 1, efd));
-	ASSERT_EQ(-EBUSY, ioeventfd(self->d.fd, BAR2 + WIN_OFF, 1, efd));
+	ASSERT_EQ(-EBUSY, vpa_ioeventfd(self->d.fd, BAR2 + SCRATCH_OFF, 1, efd));
+	ASSERT_EQ(-EBUSY, vpa_ioeventfd(self->d.fd, BAR2 + WIN_OFF, 1, efd));
 	ASSERT_EQ(MAP_FAILED, map(self->d.fd, SZ_4K, aoff));
 	ASSERT_EQ(EBUSY, errno);
 	ASSERT_EQ(MAP_FAILED, map(self->d.fd, SZ_4K, aoff + WIN_OFF));
@@ -908,8 +840,8 @@ TEST_F(ivshmem, window_excludes_ioeventfd_and_whole_alias)
 	ASSERT_EQ(0, munmap((void *)win, WIN_SIZE));
 
 	/* The window gone, both work again. */
-	ASSERT_EQ(0, ioeventfd(self->d.fd, BAR2 + SCRATCH_OFF, 1, efd));
-	ASSERT_EQ(0, ioeventfd(self->d.fd, BAR2 + SCRATCH_OFF, 1, -1));
+	ASSERT_EQ(0, vpa_ioeventfd(self->d.fd, BAR2 + SCRATCH_OFF, 1, efd));
+	ASSERT_EQ(0, vpa_ioeventfd(self->d.fd, BAR2 + SCRATCH_OFF, 1, -1));
 	p = map(self->d.fd, SZ_4K, aoff);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, munmap((void *)p, SZ_4K));
@@ -938,7 +870,7 @@ TEST_F_TIMEOUT(ivshmem, window_of_wc_bar_is_part_of_it, 120)
 	(void)all[0];
 	win = map(self->d.fd, WIN_SIZE, (uint64_t)w << 40);
 	ASSERT_NE(MAP_FAILED, win);
-	ASSERT_EQ(0, read_sigbus(win, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(win, &v));
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)win, NULL));
 	check_pat(_metadata, self, want, 1, "whole alias and window");
 
@@ -947,7 +879,7 @@ TEST_F_TIMEOUT(ivshmem, window_of_wc_bar_is_part_of_it, 120)
 	check_pat(_metadata, self, want, 1, "window");
 	ASSERT_EQ(MAP_FAILED, map(self->d.fd, SZ_4K, BAR2));
 	ASSERT_EQ(EBUSY, errno);
-	ASSERT_EQ(0, read_sigbus(AT(win, SZ_4K), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(win, SZ_4K), &v));
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)AT(win, SZ_4K), NULL));
 
 	/* Both gone: uncached as a whole. */
@@ -956,7 +888,7 @@ TEST_F_TIMEOUT(ivshmem, window_of_wc_bar_is_part_of_it, 120)
 	check_pat(_metadata, self, want, n, "unmapped");
 	p = map(self->d.fd, SZ_4K, BAR2 + WIN_OFF);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, read_sigbus(p, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(p, &v));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)p, NULL));
 	ASSERT_EQ(0, munmap((void *)p, SZ_4K));
 }
@@ -991,12 +923,12 @@ TEST_F_TIMEOUT(ivshmem, memory_off_zaps_window_and_bar, 120)
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)uc, lu));
 	TH_LOG("before: window PTE PWT (%s), BAR PTE PCD (%s)", lw, lu);
 
-	ASSERT_EQ(0, set_memory(self->d.fd, 0));
+	ASSERT_EQ(0, vpa_set_memory(self->d.fd, 0));
 	/* EXPECT from here: memory must be turned on again whatever happens. */
 	EXPECT_EQ(-1, pte_cache_bits((void *)win, NULL));
 	EXPECT_EQ(-1, pte_cache_bits((void *)uc, NULL));
-	EXPECT_EQ(1, read_sigbus(win, &v));
-	EXPECT_EQ(1, read_sigbus(uc, &v));
+	EXPECT_EQ(1, vpa_read_sigbus(win, &v));
+	EXPECT_EQ(1, vpa_read_sigbus(uc, &v));
 	EXPECT_EQ(-1, pread(self->d.fd, &v, 4, BAR2 + woff));
 	EXPECT_EQ(EIO, errno);
 	EXPECT_EQ(-1, pread(self->d.fd, &v, 4, BAR2 + ZAP_OFF));
@@ -1009,12 +941,12 @@ TEST_F_TIMEOUT(ivshmem, memory_off_zaps_window_and_bar, 120)
 	EXPECT_EQ(EIO, errno);
 	EXPECT_EQ(-1, pwrite(self->d.fd, &v, 4, aoff + 4));
 	EXPECT_EQ(EIO, errno);
-	ASSERT_EQ(0, set_memory(self->d.fd, 1));
+	ASSERT_EQ(0, vpa_set_memory(self->d.fd, 1));
 
-	ASSERT_EQ(0, read_sigbus(win, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(win, &v));
 	ASSERT_EQ(m_win, v);
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)win, lw));
-	ASSERT_EQ(0, read_sigbus(uc, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(uc, &v));
 	ASSERT_EQ(m_uc, v);
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)uc, lu));
 	TH_LOG("after: window PTE PWT (%s), BAR PTE PCD (%s)", lw, lu);
@@ -1106,16 +1038,16 @@ TEST(reset_zaps_window_and_bar)
 	ASSERT_NE(MAP_FAILED, uc);
 	win = map(d.fd, t->win_size, (uint64_t)w << 40);
 	ASSERT_NE(MAP_FAILED, win);
-	ASSERT_EQ(0, read_sigbus(win, &v));
-	ASSERT_EQ(0, read_sigbus(AT(uc, t->uc_word), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(win, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(uc, t->uc_word), &v));
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)win, NULL));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)uc, NULL));
 
 	ASSERT_EQ(0, ioctl(d.fd, VFIO_DEVICE_RESET));
 	ASSERT_EQ(-1, pte_cache_bits((void *)win, NULL));
 	ASSERT_EQ(-1, pte_cache_bits((void *)uc, NULL));
-	ASSERT_EQ(0, read_sigbus(win, &v));
-	ASSERT_EQ(0, read_sigbus(AT(uc, t->uc_word), &v));
+	ASSERT_EQ(0, vpa_read_sigbus(win, &v));
+	ASSERT_EQ(0, vpa_read_sigbus(AT(uc, t->uc_word), &v));
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)win, NULL));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)uc, NULL));
 	ASSERT_EQ(0, munmap((void *)win, t->win_size));
