@@ -179,7 +179,13 @@ pub(super) fn mmap_alias(dev: &Device, i: usize, vma: &VmaNew) -> Result {
     dev.bars.bar_usable(dev.core(), bar)?;
     // The same page of the BAR's region.
     let pgoff = (bar << PGOFF_SHIFT) | (in_region + (t.start >> bindings::PAGE_SHIFT) as usize);
-    let slot = dev.bars.slots().slot(i).ok_or(EINVAL)?;
+    let slots = dev.bars.slots();
+    let slot = slots.slot(i).ok_or(EINVAL)?;
+    // A SET still on its way (its index guessed by another thread) has not
+    // recorded the window yet; the layout needs it.
+    if slots.get(i).is_none() {
+        slots.set(i, t);
+    }
     slot.set_owner(core::ptr::from_ref(dev) as usize);
     if dev.bars.map_window(dev.core(), slot, bar)? {
         // SAFETY: The device outlives the VMA, which holds the device file;
