@@ -130,11 +130,12 @@ impl AliasDevice {
             Some(layout) => layout.rw(core, buf, count, vfio::offset_in_region(at), write)?,
             None => {
                 let mut at_pos = at as i64;
-                let done = core_rw(count, &mut at_pos)?;
+                let ret = core_rw(count, &mut at_pos);
+                // Also after an error: core may have written part of it.
                 if io.wc() && write {
                     vfio::wmb();
                 }
-                done
+                ret?
             }
         };
         drop(io);
