@@ -249,43 +249,24 @@ impl CoreDevice {
     /// value after it: no read/write of the BAR in flight, no ioeventfd on the
     /// device, no user mapping of the BAR.
     pub(crate) unsafe fn remap_bar(&self, bar: usize, wc: bool) -> Result {
-        let core = self.as_raw();
-        // SAFETY: Valid by the type invariant; exclusive use by the safety
-        // requirements.
-        let old = unsafe { (*core).barmap[bar] };
-        if old.is_null() || (old as usize) >= (-(bindings::MAX_ERRNO as isize)) as usize {
-            return Err(ENODEV);
+        self.barmap_status(bar).map_err(|_| ENODEV)?;
+        // SAFETY: The caller's requirements are `take_barmap`'s.
+        unsafe { self.take_barmap(bar) };
+        if !wc {
+            // SAFETY: Taken above.
+            return unsafe { self.restore_barmap(bar) };
         }
-        // SAFETY: `old` came from `pci_iomap()` or from an earlier call.
-        unsafe { bindings::pci_iounmap(self.pdev(), old) };
-        let new = if wc {
-            // SAFETY: Maps the BAR's own physical range.
-            unsafe { bindings::ioremap_wc(self.bar_start(bar), self.bar_len(bar) as usize) }
-        } else {
-            // SAFETY: As core maps it at open.
-            unsafe { bindings::pci_iomap(self.pdev(), bar as c_int, 0) }
-        };
-        if !new.is_null() {
-            // SAFETY: Exclusive use by the safety requirements.
-            unsafe { (*core).barmap[bar] = new };
-            return Ok(());
+        // SAFETY: Maps the BAR's own physical range.
+        let new = unsafe { bindings::ioremap_wc(self.bar_start(bar), self.bar_len(bar) as usize) };
+        if new.is_null() {
+            // Go back to what core had, so that read/write keep working.
+            // SAFETY: Taken above.
+            let _ = unsafe { self.restore_barmap(bar) };
+            return Err(ENOMEM);
         }
-        // Go back to what core had, so that read/write keep working.
-        // SAFETY: As core maps it at open.
-        let back = unsafe { bindings::pci_iomap(self.pdev(), bar as c_int, 0) };
-        let back = if back.is_null() {
-            // As core after a failed map at open: the region goes too, since
-            // core's close releases it only for a BAR that is mapped.
-            // SAFETY: Core requested the region at open (the BAR was mapped).
-            unsafe { bindings::pci_release_selected_regions(self.pdev(), 1 << bar) };
-            ENOMEM.to_ptr()
-        } else {
-            back
-        };
-        // SAFETY: Exclusive use by the safety requirements; core copes with an
-        // error pointer there, as after a failed map at open.
-        unsafe { (*core).barmap[bar] = back };
-        Err(ENOMEM)
+        // SAFETY: Exclusive use by the safety requirements.
+        unsafe { (*self.as_raw()).barmap[bar] = new };
+        Ok(())
     }
 
     /// Inserts `pfn` for the fault `vmf` with `vfio_pci_vmf_insert_pfn()`
@@ -410,7 +391,8 @@ impl CoreDevice {
             return;
         }
         // SAFETY: `old` came from `pci_iomap()` (at open or from
-        // `restore_barmap`).
+        // `restore_barmap`) or from `remap_bar`'s `ioremap_wc()`, both
+        // mappings of the BAR's memory that `pci_iounmap()` undoes.
         unsafe { bindings::pci_iounmap(self.pdev(), old) };
         // SAFETY: Exclusive use by the safety requirements.
         unsafe { (*core).barmap[bar] = EBUSY.to_ptr() };
