@@ -51,6 +51,9 @@ pub(crate) struct AliasDevice {
     /// Core's `VFIO_DEVICE_GET_INFO` of the device can carry capabilities
     /// (then core answers it, and the alias count is patched in).
     info_caps: bool,
+    /// Where the MSI-X table is, as read at probe: the policy never puts
+    /// that BAR write-combining, whatever config space reads later.
+    msix: vfio::MsixTable,
     /// Memory type and users of each BAR.
     #[pin]
     bars: Bars,
@@ -88,16 +91,40 @@ impl AliasDevice {
         }
     }
 
+    /// `VFIO_DEVICE_IOEVENTFD`. Core reads the request from user memory
+    /// again, and acts on what it reads then, whatever we read: so our copy
+    /// only decides answers that do not reach core, and core is called
+    /// inside every BAR's gate ([`bars::Bars::enter_all`]). No BAR changes
+    /// mode meanwhile, and core finds a mapping to point an ioeventfd into
+    /// only on a BAR that is uncached and core's; every other BAR has an
+    /// error pointer there (`EBUSY`), for a new ioeventfd as for a removal,
+    /// as none can exist there.
+    fn ioeventfd(dev: &Device, cmd: u32, arg: usize) -> Result<isize> {
+        let size = core::mem::size_of::<IoeventfdRequest>();
+        let req: IoeventfdRequest = UserSlice::new(UserPtr::from_addr(arg), size)
+            .reader()
+            .read()?;
+        // Core would take an alias's index for a region of its own.
+        if let Region::Alias(_) = Self::classify(dev, vfio::offset_to_index(req.0.offset)) {
+            return Err(EINVAL);
+        }
+        let _all = dev.bars.enter_all(dev.core())?;
+        dev.core().ioctl(cmd, arg)
+    }
+
     /// `read()` or `write()` of `count` bytes at `*pos`. An alias offset is
     /// turned into the same offset of the aliased BAR (or window of it).
     ///
     /// A BAR's access runs inside its gate, so that the BAR's kernel
     /// mappings cannot change under it ([`Bars::enter`]): core's, by core,
-    /// or the BAR's windowed layout, by us. Writes through a
-    /// write-combining mapping are flushed before this returns, so that a
-    /// write() is as ordered as under vfio-pci.
+    /// or the BAR's own layout (write-combining, or windowed), by us. What
+    /// we serve ourselves wakes the device first, as core's read/write do.
     #[inline]
     fn rw(dev: &Device, buf: UserPtr, count: usize, pos: &mut i64, write: bool) -> Result<isize> {
+        // As core: nothing to do is done, whatever the offset.
+        if count == 0 {
+            return Ok(0);
+        }
         let core = dev.core();
         let core_rw = |count: usize, at: &mut i64| {
             if write {
@@ -127,16 +154,11 @@ impl AliasDevice {
         };
         let io = dev.bars.enter(core, bar)?;
         let done = match io.layout() {
-            Some(layout) => layout.rw(core, buf, count, vfio::offset_in_region(at), write)?,
-            None => {
-                let mut at_pos = at as i64;
-                let ret = core_rw(count, &mut at_pos);
-                // Also after an error: core may have written part of it.
-                if io.wc() && write {
-                    vfio::wmb();
-                }
-                ret?
+            Some(layout) => {
+                let _awake = core.runtime_get()?;
+                layout.rw(core, buf, count, vfio::offset_in_region(at), write)?
             }
+            None => core_rw(count, &mut (at as i64))?,
         };
         drop(io);
         *pos += done as i64;
@@ -155,14 +177,16 @@ impl vfio::Driver for AliasDevice {
     }];
 
     fn new(core: &vfio::CoreDevice) -> impl PinInit<Self, Error> {
+        let msix = core.msix_table();
         // The module's default; the module refused to load with a bad one.
         let policy = policy::module_default()
-            .and_then(|spec| policy::resolve(core, spec, false))
+            .and_then(|spec| policy::resolve(core, msix, spec, false))
             .unwrap_or_default();
         try_pin_init!(Self {
             view <- new_mutex!(None),
             aliases <- RegionTable::new(alias::MAX_ALIASES),
             info_caps: core.info_caps_possible(),
+            msix,
             bars <- Bars::new(policy),
         })
     }
@@ -226,22 +250,7 @@ impl vfio::Driver for AliasDevice {
                 }
                 Ok(ret)
             }
-            bindings::VPA_VFIO_DEVICE_IOEVENTFD => {
-                let size = core::mem::size_of::<IoeventfdRequest>();
-                let req: IoeventfdRequest = UserSlice::new(UserPtr::from_addr(arg), size)
-                    .reader()
-                    .read()?;
-                match Self::classify(dev, vfio::offset_to_index(req.0.offset)) {
-                    // An ioeventfd keeps core's kernel mapping of the BAR:
-                    // not while that BAR is write-combining.
-                    Region::Bar(bar) => {
-                        let _inside = dev.bars.enter_uncached(dev.core(), bar)?;
-                        dev.core().ioctl(cmd, arg)
-                    }
-                    Region::Alias(_) => Err(EINVAL),
-                    Region::Core => dev.core().ioctl(cmd, arg),
-                }
-            }
+            bindings::VPA_VFIO_DEVICE_IOEVENTFD => Self::ioeventfd(dev, cmd, arg),
             _ => dev.core().ioctl(cmd, arg),
         }
     }
@@ -301,7 +310,7 @@ impl AliasDevice {
     /// device is open. Nothing changes on an error.
     fn store_wc_bars(dev: &Device, input: &[u8]) -> Result {
         let spec = policy::Spec::parse(input)?;
-        let set = policy::resolve(dev.core(), spec, true)?;
+        let set = policy::resolve(dev.core(), dev.msix, spec, true)?;
         dev.bars.set_policy(dev.core(), set)
     }
 }

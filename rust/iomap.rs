@@ -35,12 +35,13 @@ impl IoMap {
     /// write-combining if `wc`, else uncached (as `pci_iomap()` maps a
     /// memory BAR). `ENOMEM` if the mapping cannot be made.
     pub(crate) fn new(phys: u64, len: usize, wc: bool) -> Result<Self> {
+        // Through our wrappers, which fault injection can fail.
         let ptr = if wc {
             // SAFETY: Maps a physical range; the caller owns that device memory.
-            unsafe { bindings::ioremap_wc(phys, len) }
+            unsafe { bindings::vpa_ioremap_wc(phys, len) }
         } else {
             // SAFETY: As above.
-            unsafe { bindings::ioremap(phys, len) }
+            unsafe { bindings::vpa_ioremap(phys, len) }
         };
         if ptr.is_null() {
             return Err(ENOMEM);

@@ -21,7 +21,7 @@ mod driver;
 mod info;
 mod registration;
 
-pub(crate) use core_device::{CoreDevice, MemoryLocked};
+pub(crate) use core_device::{CoreDevice, MemoryLocked, MsixTable};
 pub(crate) use driver::{Device, Driver, Ops};
 pub(crate) use info::{InfoCaps, RegionInfo};
 pub(crate) use registration::Registration;

@@ -12,20 +12,26 @@
 //! - uncached (the default, as in vfio-pci): mmap() of the BAR's own region
 //!   is allowed; a write-combining alias mapping switches the mode if no
 //!   uncached mapping, ioeventfd or read/write is in the way, else `EBUSY`;
-//! - write-combining: the kernel mapping is `ioremap_wc()`, alias mappings
-//!   are allowed, mmap() of the BAR's own region and new ioeventfds on it
-//!   fail with `EBUSY`. When the last write-combining mapping goes the BAR
-//!   returns to uncached.
+//! - write-combining: core's kernel mapping is taken away
+//!   ([`CoreDevice::take_barmap`]) and the BAR is mapped `ioremap_wc()` in a
+//!   one-chunk [`Layout`] of ours, which serves its read/write; alias
+//!   mappings are allowed, mmap() of the BAR's own region and new ioeventfds
+//!   on it fail with `EBUSY`. When the last write-combining mapping goes the
+//!   BAR returns to uncached.
 //!
 //! A BAR of the device's write-combining policy ([`super::policy`]) is
 //! write-combining from open to close: its kernel mapping is switched at
 //! open, mmap() of its own region maps it write-combining too, and it never
 //! returns to uncached while the device is open.
 //!
-//! Core reads `barmap` without our lock in read/write and keeps pointers into
-//! it for ioeventfds. read/write and ioeventfd setup therefore pass the BAR's
-//! gate ([`crate::gate`]) around core's access ([`Bars::enter`]): no lock,
-//! no shared cache line written. A mode switch closes the gate first, which
+//! Core's `barmap` entry of a BAR therefore holds a mapping only while the
+//! BAR is uncached; in every other mode it holds an error pointer, so that
+//! whatever core is asked to do with the BAR (an ioeventfd, which keeps a
+//! pointer into the mapping, read/write, dma-buf export) it refuses, however
+//! the request reached it. Core reads `barmap` without our lock in read/write
+//! and ioeventfd setup, which therefore run inside the BAR's gate
+//! ([`crate::gate`], [`Bars::enter`], [`Bars::enter_all`]): no lock, no
+//! shared cache line written. A mode switch closes the gate first, which
 //! succeeds only while nobody is inside, and is refused (`EBUSY`) otherwise:
 //! it never waits, as it runs under the mmap lock. A return to uncached that
 //! finds somebody inside is left to the last one out ([`BarIo`]). Uncached
@@ -45,7 +51,7 @@
 use super::{
     alias::MAX_ALIASES,
     policy::{self, BarSet},
-    windows::{Layout, Slot, Slots},
+    windows::{Layout, Slot, Slots, Target},
 };
 use crate::{
     gate::{Gates, Inside},
@@ -95,8 +101,8 @@ impl Default for Modes {
     }
 }
 
-/// State bit (the value of the BAR's gate): core's kernel mapping of the BAR
-/// is write-combining.
+/// State bit (the value of the BAR's gate): the BAR is write-combining as a
+/// whole, mapped by a one-chunk [`Layout`] in place of core's mapping.
 const WC: u32 = 1 << 0;
 /// State bit: the BAR is write-combining by policy (device open).
 const POLICY: u32 = 1 << 1;
@@ -107,13 +113,14 @@ const RESTORE: u32 = 1 << 2;
 /// [`Layout`] maps it instead (windows are active).
 const WINDOWED: u32 = 1 << 3;
 
-/// A BAR's [`Layout`] while it is [`WINDOWED`], read inside its gate.
+/// A BAR's [`Layout`] while it is [`WC`] or [`WINDOWED`], read inside its
+/// gate.
 ///
 /// # Invariants
 ///
 /// Only replaced with [`Bars::modes`] held and the BAR's gate closed with
 /// nobody inside, or while the device has no user; it is `Some` iff the
-/// BAR's state has [`WINDOWED`].
+/// BAR's state has [`WC`] or [`WINDOWED`].
 struct LayoutCell(UnsafeCell<Option<Layout>>);
 
 // SAFETY: Replaced only under the rule above, which excludes readers; the
@@ -128,18 +135,26 @@ unsafe impl Send for LayoutCell {}
 ///
 /// For each BAR, its state is the value of its gate in `gates`:
 /// - it is only written with `modes` held;
-/// - its [`WC`] bit is set iff core's `barmap` entry is an `ioremap_wc()`
-///   mapping made by [`Bars::map`] or [`Bars::open`], and only changes while
-///   the BAR's gate is closed or the device has no user (open, close);
+/// - its [`WC`] and [`WINDOWED`] bits only change while the BAR's gate is
+///   closed or the device has no user (open, close), and are never both set;
+/// - with either, core's `barmap` entry was taken from core
+///   ([`CoreDevice::take_barmap`]: an error pointer, the region held for us)
+///   and `layouts` holds the BAR's only kernel mappings; without, `barmap`
+///   is core's: a live uncached mapping, or the error core or a failed
+///   [`CoreDevice::restore_barmap`] left, whose region is released;
+/// - an ioeventfd exists only on a BAR with neither bit: core creates one
+///   only on a live `barmap` entry, ioeventfd setup runs inside every BAR's
+///   gate ([`Bars::enter_all`]), and a switch away from uncached closes the
+///   gate, then finds no ioeventfd;
 /// - `uc_maps` above zero, outside a [`Bars::map`] that backs out again,
-///   implies no [`WC`]; while open, every BAR of the policy
-///   has [`WC`] and [`POLICY`];
-/// - [`WC`] and [`WINDOWED`] are never both set; with [`WINDOWED`], core's
-///   `barmap` entry is an error pointer and `layouts` holds the mappings.
+///   implies no [`WC`]; while open, every BAR of the policy whose `barmap`
+///   core could make has [`WC`] and [`POLICY`];
+/// - [`WC`] is not set while a window of the BAR is mapped as a window
+///   (`win_maps`), active or not.
 #[pin_data]
 pub(crate) struct Bars {
-    /// Readers of core's kernel mappings, one gate per BAR, whose value is
-    /// the BAR's state ([`WC`], [`POLICY`], [`RESTORE`]).
+    /// Readers of the BARs' kernel mappings, one gate per BAR, whose value is
+    /// the BAR's state ([`WC`], [`POLICY`], [`RESTORE`], [`WINDOWED`]).
     gates: Gates<NUM_BARS>,
     /// Per BAR, VMAs mapping it uncached (its own region index), counted
     /// without the lock: a switch to write-combining closes the BAR's gate
@@ -154,8 +169,8 @@ pub(crate) struct Bars {
     modes: Mutex<Modes>,
 }
 
-/// A read/write (or ioeventfd setup) using core's kernel mapping of a BAR,
-/// whose memory type cannot change until this is dropped.
+/// A read/write (or ioeventfd setup) using a BAR's kernel mappings, whose
+/// memory type cannot change until this is dropped.
 pub(crate) struct BarIo<'a> {
     bars: &'a Bars,
     core: &'a CoreDevice,
@@ -164,24 +179,25 @@ pub(crate) struct BarIo<'a> {
 }
 
 impl BarIo<'_> {
-    /// Whether the kernel mapping is write-combining.
-    pub(crate) fn wc(&self) -> bool {
-        self.inside.as_ref().is_some_and(|i| i.value() & WC != 0)
-    }
-
-    /// The BAR's chunked mappings, if it has active windows: then read/write
-    /// go through them instead of core.
+    /// The BAR's own mappings, if it is write-combining or has active
+    /// windows: then read/write go through them instead of core.
     #[inline]
     pub(crate) fn layout(&self) -> Option<&Layout> {
         let inside = self.inside.as_ref()?;
-        if inside.value() & WINDOWED == 0 {
+        if inside.value() & (WC | WINDOWED) == 0 {
             return None;
         }
         // SAFETY: We are inside the BAR's gate, entered while it was open
-        // with WINDOWED (acquire): the layout is only replaced with the gate
-        // closed and nobody inside, so it stays while `self` lives.
+        // with WC or WINDOWED (acquire): the layout is only replaced with the
+        // gate closed and nobody inside, so it stays while `self` lives.
         unsafe { (*self.bars.layouts[self.bar].0.get()).as_ref() }
     }
+}
+
+/// Every BAR's gate entered ([`Bars::enter_all`]).
+pub(crate) struct AllBars<'a> {
+    /// Left, in BAR order, when dropped.
+    _inside: [Option<BarIo<'a>>; NUM_BARS],
 }
 
 impl Drop for BarIo<'_> {
@@ -259,17 +275,94 @@ impl Bars {
     }
 
     /// The device was enabled for a new user: the policy's BARs become
-    /// write-combining. On error the caller resets and disables the device.
+    /// write-combining. A BAR core could not map at open stays as core left
+    /// it, as vfio-pci opens with it. On error every BAR is core's again
+    /// (or released, see [`Self::close`]); the caller resets and disables
+    /// the device.
     pub(crate) fn open(&self, core: &CoreDevice) -> Result {
         let mut m = self.modes.lock();
         for bar in m.policy.iter() {
+            if let Err(e) = core.barmap_status(bar) {
+                dev_dbg!(
+                    core.device(),
+                    "wc_bars: BAR {bar} stays as core left it at open: {e:?}\n"
+                );
+                continue;
+            }
             // SAFETY: The device is being opened: it has no user yet, so no
-            // read/write, ioeventfd or mapping uses core's mapping.
-            unsafe { core.remap_bar(bar, true) }?;
+            // read/write, ioeventfd or mapping uses the BAR's mappings.
+            if let Err(e) = unsafe { self.switch_to_wc(&mut m, core, bar) } {
+                self.release_all(&mut m, core);
+                return Err(e);
+            }
             self.set_state(&mut m, bar, WC | POLICY);
         }
         m.open = true;
         Ok(())
+    }
+
+    /// Maps `bar` write-combining as a whole, in place of core's uncached
+    /// mapping, which is removed first (PAT allows one memory type per
+    /// range). If the new mapping cannot be made, core's comes back (or the
+    /// BAR ends as after core's own failed map at open); the BAR is
+    /// uncached either way, and the error is returned.
+    ///
+    /// # Safety
+    ///
+    /// The BAR's gate is closed with nobody inside (or the device has no
+    /// user); no ioeventfd, uncached user mapping or mapped window uses the
+    /// BAR.
+    unsafe fn switch_to_wc(&self, _m: &mut Modes, core: &CoreDevice, bar: usize) -> Result {
+        let len = core.bar_len(bar);
+        // SAFETY: By the safety requirements.
+        unsafe { core.take_barmap(bar) }?;
+        let whole = [Target {
+            index: bar as u32,
+            start: 0,
+            size: len,
+        }];
+        match Layout::new(core, bar, &whole) {
+            Ok(layout) => {
+                // SAFETY: We hold `modes` and the gate is closed with nobody
+                // inside (`LayoutCell`'s invariant).
+                unsafe { *self.layouts[bar].0.get() = Some(layout) };
+                Ok(())
+            }
+            Err(e) => {
+                // SAFETY: Taken above; `Layout::new` dropped what it mapped.
+                let _ = unsafe { core.restore_barmap(bar) };
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives a write-combining `bar` back to core, uncached.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::switch_to_wc`], and no write-combining user mapping of
+    /// the BAR is left.
+    unsafe fn switch_to_uc(&self, _m: &mut Modes, core: &CoreDevice, bar: usize) {
+        // SAFETY: As for `switch_to_wc`; we hold `modes`.
+        drop(unsafe { (*self.layouts[bar].0.get()).take() });
+        // SAFETY: The BAR was taken when it became write-combining, and its
+        // mapping is gone.
+        if let Err(e) = unsafe { core.restore_barmap(bar) } {
+            // Core's mapping is an error pointer now; read/write fail as
+            // after a failed map at open.
+            dev_warn!(
+                core.device(),
+                "BAR {bar}: cannot map uncached again: {e:?}\n"
+            );
+        }
+    }
+
+    /// Whether a window of `bar` is mapped as a window, active or not (one
+    /// whose layout failed keeps uncached PTEs until a relayout activates it).
+    fn windows_mapped(&self, m: &Modes, bar: usize) -> bool {
+        self.slots
+            .of_bar(bar)
+            .any(|(s, _)| m.win_maps[s.index()] > 0)
     }
 
     /// Enters `bar`'s gate for a call into core that uses its kernel
@@ -306,25 +399,17 @@ impl Bars {
         self.restore(&mut modes, core, bar);
     }
 
-    /// As [`Self::enter`], for a user that needs an uncached mapping (an
-    /// ioeventfd, which keeps a pointer into it): `EBUSY` while the BAR is
-    /// write-combining.
-    pub(crate) fn enter_uncached<'a>(
-        &'a self,
-        core: &'a CoreDevice,
-        bar: usize,
-    ) -> Result<BarIo<'a>> {
-        let io = self.enter(core, bar)?;
-        if !io.wc() && io.layout().is_none() {
-            return Ok(io);
+    /// Enters the gate of every BAR, for a call into core that may use any
+    /// BAR's `barmap` entry, whichever core picks: an ioeventfd request, which
+    /// core reads from user memory itself. Until the returned value is
+    /// dropped no BAR changes mode, so core sees a live mapping only on an
+    /// uncached BAR and refuses the others.
+    pub(crate) fn enter_all<'a>(&'a self, core: &'a CoreDevice) -> Result<AllBars<'a>> {
+        let mut inside = [const { None }; NUM_BARS];
+        for (bar, io) in inside.iter_mut().enumerate() {
+            *io = Some(self.enter(core, bar)?);
         }
-        // Maybe only waiting for its last reader to take it back: this one.
-        drop(io);
-        let io = self.enter(core, bar)?;
-        if io.wc() || io.layout().is_some() {
-            return Err(EBUSY);
-        }
-        Ok(io)
+        Ok(AllBars { _inside: inside })
     }
 
     /// A new mapping of `bar`, write-combining if `wc`, else uncached.
@@ -343,7 +428,7 @@ impl Bars {
         }
         let state = self.state(bar);
         // Windows are mapped: the BAR cannot be write-combining as a whole.
-        if state & WINDOWED != 0 {
+        if state & WINDOWED != 0 || self.windows_mapped(&m, bar) {
             return Err(EBUSY);
         }
         if state & WC == 0 {
@@ -355,9 +440,10 @@ impl Bars {
             }
             // SAFETY: No user mapping (uncached ones are counted, and new ones
             // back out while the gate is closed; write-combining ones take
-            // our lock), read/write or ioeventfd (the gate is closed with
-            // nobody inside, and ioeventfds are counted) uses the mapping.
-            unsafe { core.remap_bar(bar, true) }?;
+            // our lock; windows are counted), read/write or ioeventfd (the
+            // gate is closed with nobody inside, and ioeventfds are counted)
+            // uses the BAR's mapping.
+            unsafe { self.switch_to_wc(&mut m, core, bar) }?;
             // Before the gate opens again.
             self.set_state(&mut m, bar, state | WC);
         }
@@ -444,14 +530,7 @@ impl Bars {
         // with nobody inside) or ioeventfd (none can be created while
         // write-combining) is left, and new ones take our lock or the gate
         // first.
-        if let Err(e) = unsafe { core.remap_bar(bar, false) } {
-            // Core's mapping is an error pointer now; read/write fail as
-            // after a failed map at open. The mode is uncached.
-            dev_warn!(
-                core.device(),
-                "BAR {bar}: cannot map uncached again: {e:?}\n"
-            );
-        }
+        unsafe { self.switch_to_uc(m, core, bar) };
         self.set_state(m, bar, 0);
     }
 
@@ -549,7 +628,11 @@ impl Bars {
     ///
     /// If the new layout cannot be made, the BAR goes back to core's
     /// mapping with no window active, and every PTE of a window is zapped
-    /// (its VMAs then fault in with core's uncached type).
+    /// (its VMAs then fault in with core's uncached type). If core's mapping
+    /// cannot be made again either, the BAR ends as after core's own failed
+    /// map at open ([`CoreDevice::restore_barmap`]), and every later call
+    /// fails at once with that errno, changing nothing: a BAR without a
+    /// layout is only laid out from a live mapping of core's.
     ///
     /// # Safety
     ///
@@ -559,6 +642,10 @@ impl Bars {
         let wanted = self.slots.union(bar, |s| m.win_maps[s.index()] > 0)?;
         let state = self.state(bar);
         let cell = self.layouts[bar].0.get();
+        // SAFETY: We hold `modes` (`LayoutCell`'s invariant).
+        if unsafe { (*cell).is_none() } {
+            core.barmap_status(bar)?;
+        }
         let ret = core.with_memory_locked(|locked| {
             for (slot, t) in self.slots.of_bar(bar) {
                 if m.win_maps[slot.index()] > 0 && !slot.is_active() {
@@ -572,8 +659,9 @@ impl Bars {
             // core's mapping; we hold `modes` (`LayoutCell`'s invariant).
             let old = unsafe { (*cell).take() };
             if old.is_none() {
-                // SAFETY: As above.
-                unsafe { core.take_barmap(bar) };
+                // SAFETY: As above; core's mapping is live (checked above,
+                // and only we change it).
+                let _ = unsafe { core.take_barmap(bar) };
             }
             drop(old);
             let (new, failed) = match wanted.is_empty() {
@@ -624,30 +712,40 @@ impl Bars {
     /// mapping must exist (the region could be requested and mapped at
     /// open), or the BAR's layout in its place.
     pub(crate) fn bar_usable(&self, core: &CoreDevice, bar: usize) -> Result {
-        if core.barmap_status(bar).is_ok() {
+        if self.state(bar) & (WC | WINDOWED) != 0 || core.barmap_status(bar).is_ok() {
             return Ok(());
         }
         // Maybe between core's mapping and a layout: wait for the switch.
         let _m = self.modes.lock();
-        if self.state(bar) & WINDOWED != 0 {
+        if self.state(bar) & (WC | WINDOWED) != 0 {
             return Ok(());
         }
         core.barmap_status(bar)
     }
 
-    /// Before core's close: a BAR still mapped in a layout (no window is
-    /// mapped any more, but a return was left over) goes back to core's
-    /// mapping, which core's close unmaps and whose region it releases.
+    /// Before core's close: a BAR mapped by a layout of ours (write-combining,
+    /// or a return from windows left over) drops it and releases the BAR's
+    /// region, as core's close does for the BARs it maps.
     pub(crate) fn close(&self, core: &CoreDevice) {
         let mut m = self.modes.lock();
+        self.release_all(&mut m, core);
+    }
+
+    /// [`Self::close`] with the lock held; also undoes a failed open.
+    fn release_all(&self, m: &mut Modes, core: &CoreDevice) {
         m.win_maps = [0; MAX_ALIASES];
         for bar in 0..NUM_BARS {
-            if self.state(bar) & WINDOWED != 0 {
-                // SAFETY: The device has no user left.
-                if let Err(e) = unsafe { self.relayout(&mut m, core, bar) } {
-                    dev_warn!(core.device(), "BAR {bar}: cannot map again: {e:?}\n");
-                }
+            let state = self.state(bar);
+            if state & (WC | WINDOWED) == 0 {
+                continue;
             }
+            // SAFETY: The device has no user left (or none yet): nothing uses
+            // the layout; we hold `modes`.
+            drop(unsafe { (*self.layouts[bar].0.get()).take() });
+            // SAFETY: A BAR with a layout was taken from core; its mappings
+            // are gone with the layout.
+            unsafe { core.release_barmap(bar) };
+            self.set_state(m, bar, state & !(WC | WINDOWED | RESTORE));
         }
     }
 

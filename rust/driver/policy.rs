@@ -12,7 +12,7 @@
 
 use crate::{
     bindings,
-    vfio::{self, CoreDevice, NUM_BARS},
+    vfio::{self, CoreDevice, MsixTable, NUM_BARS},
 };
 use core::fmt;
 use kernel::prelude::*;
@@ -91,16 +91,19 @@ impl Spec {
     }
 }
 
-/// Why `bar` of `core` cannot be write-combining, if it cannot.
-pub(crate) fn refusal(core: &CoreDevice, bar: usize) -> Option<&'static str> {
+/// Why `bar` of `core`, whose MSI-X table is at `msix`, cannot be
+/// write-combining, if it cannot.
+pub(crate) fn refusal(core: &CoreDevice, msix: MsixTable, bar: usize) -> Option<&'static str> {
     if !vfio::wc_supported() {
         Some("this platform cannot map I/O memory write-combining with PAT")
     } else if !core.bar_mmap_capable(bar) {
         Some("not an mmap-capable memory BAR")
-    } else if core.msix_table_bar() == Some(bar) {
+    } else if msix == MsixTable::Bar(bar) {
         // The PCI core maps the MSI-X table uncached while MSI-X is on, and
         // PAT allows one memory type per range.
         Some("holds the MSI-X table")
+    } else if msix == MsixTable::Unknown {
+        Some("the device did not say where its MSI-X table is")
     } else {
         None
     }
@@ -115,7 +118,12 @@ pub(crate) fn prefetchable(core: &CoreDevice, bar: usize) -> bool {
 /// listed BAR that cannot be write-combining is `EINVAL`; otherwise it is
 /// left out with a message (a module-wide default meets devices it was not
 /// written for).
-pub(crate) fn resolve(core: &CoreDevice, spec: Spec, strict: bool) -> Result<BarSet> {
+pub(crate) fn resolve(
+    core: &CoreDevice,
+    msix: MsixTable,
+    spec: Spec,
+    strict: bool,
+) -> Result<BarSet> {
     let mut set = BarSet::default();
     for bar in 0..NUM_BARS {
         let wanted = match spec {
@@ -125,7 +133,7 @@ pub(crate) fn resolve(core: &CoreDevice, spec: Spec, strict: bool) -> Result<Bar
         if !wanted {
             continue;
         }
-        match refusal(core, bar) {
+        match refusal(core, msix, bar) {
             None => set = set.with(bar),
             Some(why) if strict => {
                 dev_dbg!(core.device(), "wc_bars: BAR {bar} refused: {why}\n");

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <linux/error-injection.h>
+#include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
 #include <linux/percpu.h>
+#include <linux/pm_runtime.h>
 #include <linux/vfio_pci_core.h>
 #include <uapi/linux/vfio_pci_alias.h>
 #include "helpers.h"
@@ -94,8 +97,43 @@ int vpa_msix_table_bar(struct pci_dev *pdev)
 
 	if (!pdev->msix_cap)
 		return -1;
-	pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table);
+	if (pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table) ||
+	    PCI_POSSIBLE_ERROR(table))
+		return -2;
 	return table & PCI_MSIX_TABLE_BIR;
+}
+
+/*
+ * Every kernel mapping of device memory the driver makes goes through these
+ * three, so that fail_function can fail each of them (tests of the error
+ * paths); noinline keeps them the functions fail_function finds.
+ */
+noinline void __iomem *vpa_ioremap(phys_addr_t phys, size_t size)
+{
+	return ioremap(phys, size);
+}
+ALLOW_ERROR_INJECTION(vpa_ioremap, NULL);
+
+noinline void __iomem *vpa_ioremap_wc(phys_addr_t phys, size_t size)
+{
+	return ioremap_wc(phys, size);
+}
+ALLOW_ERROR_INJECTION(vpa_ioremap_wc, NULL);
+
+noinline void __iomem *vpa_pci_iomap(struct pci_dev *pdev, int bar)
+{
+	return pci_iomap(pdev, bar, 0);
+}
+ALLOW_ERROR_INJECTION(vpa_pci_iomap, NULL);
+
+int vpa_pm_runtime_resume_and_get(struct pci_dev *pdev)
+{
+	return pm_runtime_resume_and_get(&pdev->dev);
+}
+
+void vpa_pm_runtime_put(struct pci_dev *pdev)
+{
+	pm_runtime_put(&pdev->dev);
 }
 
 unsigned long vpa_bar_flags(struct pci_dev *pdev, int bar)

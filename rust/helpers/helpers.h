@@ -53,8 +53,23 @@ unsigned int vpa_pud_pfnmap_order(void);
 /* wmb(): order writes through a write-combining mapping before what follows. */
 void vpa_wmb(void);
 
-/* The BAR indicator of the MSI-X table (PCI_MSIX_TABLE_BIR), -1 without MSI-X. */
+/*
+ * The BAR indicator of the MSI-X table (PCI_MSIX_TABLE_BIR), -1 without MSI-X,
+ * -2 if the device does not answer (reads as ~0, as in D3cold).
+ */
 int vpa_msix_table_bar(struct pci_dev *pdev);
+
+/*
+ * ioremap(), ioremap_wc() and pci_iomap(..., 0), as functions fail_function
+ * may fail (ALLOW_ERROR_INJECTION): NULL then, as on a failed mapping.
+ */
+void __iomem *vpa_ioremap(phys_addr_t phys, size_t size);
+void __iomem *vpa_ioremap_wc(phys_addr_t phys, size_t size);
+void __iomem *vpa_pci_iomap(struct pci_dev *pdev, int bar);
+
+/* pm_runtime_resume_and_get() and pm_runtime_put() of the PCI function. */
+int vpa_pm_runtime_resume_and_get(struct pci_dev *pdev);
+void vpa_pm_runtime_put(struct pci_dev *pdev);
 
 /* pci_resource_flags() of a BAR (IORESOURCE_*). */
 unsigned long vpa_bar_flags(struct pci_dev *pdev, int bar);

@@ -214,12 +214,16 @@ impl CoreDevice {
         unsafe { bindings::vpa_bar_flags(self.pdev(), bar as c_int) as u64 }
     }
 
-    /// The BAR holding the MSI-X table, read from config space (valid
-    /// whether or not the device is open), if the device has MSI-X.
-    pub(crate) fn msix_table_bar(&self) -> Option<usize> {
+    /// Where the MSI-X table is, read from config space. Read it once, while
+    /// the device answers (at probe), and keep the answer: a device the user
+    /// put in D3cold reads as all ones.
+    pub(crate) fn msix_table(&self) -> MsixTable {
         // SAFETY: `pdev()` is valid; config reads are allowed while bound.
-        let bar = unsafe { bindings::vpa_msix_table_bar(self.pdev()) };
-        usize::try_from(bar).ok().filter(|&b| b < NUM_BARS)
+        match unsafe { bindings::vpa_msix_table_bar(self.pdev()) } {
+            -1 => MsixTable::None,
+            bar @ 0..=5 => MsixTable::Bar(bar as usize),
+            _ => MsixTable::Unknown,
+        }
     }
 
     /// The BAR holding the MSI-X table, if the device has MSI-X.
@@ -234,39 +238,6 @@ impl CoreDevice {
         // SAFETY: Valid by the type invariant. A racy read: callers exclude
         // new ioeventfds by other means.
         unsafe { ptr::read_volatile(&raw const (*self.as_raw()).ioeventfds_nr) }
-    }
-
-    /// Replaces core's kernel mapping of `bar` (`barmap[bar]`, an uncached
-    /// `pci_iomap()` since open) with a write-combining one, or back.
-    ///
-    /// The old mapping is removed first: x86 PAT allows one memory type per
-    /// physical range, so the new type is only granted when no mapping of the
-    /// other type is left.
-    ///
-    /// # Safety
-    ///
-    /// Nothing may use `barmap[bar]` during the call or hold on to the old
-    /// value after it: no read/write of the BAR in flight, no ioeventfd on the
-    /// device, no user mapping of the BAR.
-    pub(crate) unsafe fn remap_bar(&self, bar: usize, wc: bool) -> Result {
-        self.barmap_status(bar).map_err(|_| ENODEV)?;
-        // SAFETY: The caller's requirements are `take_barmap`'s.
-        unsafe { self.take_barmap(bar) };
-        if !wc {
-            // SAFETY: Taken above.
-            return unsafe { self.restore_barmap(bar) };
-        }
-        // SAFETY: Maps the BAR's own physical range.
-        let new = unsafe { bindings::ioremap_wc(self.bar_start(bar), self.bar_len(bar) as usize) };
-        if new.is_null() {
-            // Go back to what core had, so that read/write keep working.
-            // SAFETY: Taken above.
-            let _ = unsafe { self.restore_barmap(bar) };
-            return Err(ENOMEM);
-        }
-        // SAFETY: Exclusive use by the safety requirements.
-        unsafe { (*self.as_raw()).barmap[bar] = new };
-        Ok(())
     }
 
     /// Inserts `pfn` for the fault `vmf` with `vfio_pci_vmf_insert_pfn()`
@@ -373,45 +344,56 @@ impl CoreDevice {
         (err < 0 && err >= -(bindings::MAX_ERRNO as isize)).then(|| Error::from_errno(err as c_int))
     }
 
-    /// Removes core's kernel mapping of `bar` and leaves an `EBUSY` error
-    /// pointer in its place, so that core refuses what would use it
-    /// (read/write, ioeventfds, dma-buf export) without a warning. The BAR's
-    /// region stays requested. [`Self::restore_barmap`] undoes this.
+    /// Takes `bar`'s kernel mapping away from core: unmaps core's uncached
+    /// mapping and leaves an `EBUSY` error pointer in its place, so that
+    /// whatever core reads there (read/write, ioeventfd setup, dma-buf
+    /// export, mmap) it refuses with `EBUSY`, without a warning. The BAR's
+    /// region stays requested: the caller now holds it, with whatever
+    /// kernel mappings of the BAR it makes, until [`Self::restore_barmap`].
+    ///
+    /// Only a live mapping can be taken: `Err` with the errno core stored
+    /// (a soft failure at open, or a failed [`Self::restore_barmap`]),
+    /// and nothing changes.
     ///
     /// # Safety
     ///
-    /// As for [`Self::remap_bar`]; also, the caller serves the BAR's
-    /// read/write itself until [`Self::restore_barmap`].
-    pub(crate) unsafe fn take_barmap(&self, bar: usize) {
+    /// Nothing may use `barmap[bar]` during the call or hold on to its value
+    /// after it: no read/write of the BAR in flight through core, no
+    /// ioeventfd on the BAR, no user mapping of it. The caller serves the
+    /// BAR's read/write itself until [`Self::restore_barmap`].
+    pub(crate) unsafe fn take_barmap(&self, bar: usize) -> Result {
+        self.barmap_status(bar)?;
         let core = self.as_raw();
         // SAFETY: Valid by the type invariant; exclusive use by the safety
         // requirements.
         let old = unsafe { (*core).barmap[bar] };
-        if old.is_null() || Self::map_error(old).is_some() {
-            return;
-        }
-        // SAFETY: `old` came from `pci_iomap()` (at open or from
-        // `restore_barmap`) or from `remap_bar`'s `ioremap_wc()`, both
-        // mappings of the BAR's memory that `pci_iounmap()` undoes.
+        // SAFETY: `old` is live (checked above): core's `pci_iomap()` at open
+        // or ours in `restore_barmap`, which `pci_iounmap()` undoes.
         unsafe { bindings::pci_iounmap(self.pdev(), old) };
         // SAFETY: Exclusive use by the safety requirements.
         unsafe { (*core).barmap[bar] = EBUSY.to_ptr() };
+        Ok(())
     }
 
-    /// Maps `bar` uncached for core again after [`Self::take_barmap`], as
-    /// core maps it at open. If that fails the BAR's region is released and
-    /// core keeps an error pointer, as after a failed map at open.
+    /// Gives `bar` back to core after [`Self::take_barmap`]: maps it
+    /// uncached, as core maps it at open. If that fails the BAR's region is
+    /// released and core keeps an `ENOMEM` error pointer, exactly as after
+    /// core's own failed map at open: core's close then releases nothing,
+    /// and [`Self::take_barmap`] refuses the BAR from then on.
     ///
     /// # Safety
     ///
-    /// As for [`Self::take_barmap`], and `bar` was taken by it.
+    /// As for [`Self::take_barmap`]; `bar` was taken by it and not restored
+    /// since, and no kernel mapping the caller made of the BAR is left.
     pub(crate) unsafe fn restore_barmap(&self, bar: usize) -> Result {
         let core = self.as_raw();
+        // Through our wrapper, which fault injection can fail.
         // SAFETY: As core maps it at open.
-        let map = unsafe { bindings::pci_iomap(self.pdev(), bar as c_int, 0) };
+        let map = unsafe { bindings::vpa_pci_iomap(self.pdev(), bar as c_int) };
         if map.is_null() {
             // SAFETY: Core requested the region at open and `take_barmap`
-            // kept it; core's close releases it only for a mapped BAR.
+            // kept it, for us; core's close releases it only for a mapped
+            // BAR.
             unsafe { bindings::pci_release_selected_regions(self.pdev(), 1 << bar) };
             // SAFETY: Exclusive use by the safety requirements.
             unsafe { (*core).barmap[bar] = ENOMEM.to_ptr() };
@@ -420,6 +402,57 @@ impl CoreDevice {
         // SAFETY: Exclusive use by the safety requirements.
         unsafe { (*core).barmap[bar] = map };
         Ok(())
+    }
+
+    /// Releases the region of a BAR taken by [`Self::take_barmap`] whose
+    /// device is closing (or failed to open), as core's close does for the
+    /// BARs it mapped; core keeps an `ENODEV` error pointer, which its close
+    /// skips.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::restore_barmap`].
+    pub(crate) unsafe fn release_barmap(&self, bar: usize) {
+        // SAFETY: The region was requested by core at open and kept for us
+        // by `take_barmap`.
+        unsafe { bindings::pci_release_selected_regions(self.pdev(), 1 << bar) };
+        // SAFETY: Exclusive use by the safety requirements.
+        unsafe { (*self.as_raw()).barmap[bar] = ENODEV.to_ptr() };
+    }
+
+    /// Wakes the device for an access of its memory, as core's
+    /// `vfio_pci_rw()` does around every read/write it serves: the device
+    /// stays awake until the returned value is dropped. `EIO` if it cannot
+    /// be woken.
+    pub(crate) fn runtime_get(&self) -> Result<RuntimeActive<'_>> {
+        // SAFETY: `pdev()` is valid; process context.
+        let ret = unsafe { bindings::vpa_pm_runtime_resume_and_get(self.pdev()) };
+        if ret != 0 {
+            dev_dbg!(self.device(), "runtime resume failed {ret}\n");
+            return Err(EIO);
+        }
+        Ok(RuntimeActive(self))
+    }
+}
+
+/// Where a device's MSI-X table is ([`CoreDevice::msix_table`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum MsixTable {
+    /// The device has no MSI-X capability.
+    None,
+    /// In this BAR.
+    Bar(usize),
+    /// The device did not answer: any BAR may hold it.
+    Unknown,
+}
+
+/// A runtime-PM reference on the device ([`CoreDevice::runtime_get`]).
+pub(crate) struct RuntimeActive<'a>(&'a CoreDevice);
+
+impl Drop for RuntimeActive<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Taken by `runtime_get`, dropped once.
+        unsafe { bindings::vpa_pm_runtime_put(self.0.pdev()) };
     }
 }
 
