@@ -45,8 +45,7 @@ pub(crate) fn wc_supported() -> bool {
 /// Orders writes made through a write-combining mapping before anything
 /// that follows (`wmb()`: `sfence` on x86).
 pub(crate) fn wmb() {
-    // SAFETY: A barrier without requirements.
-    unsafe { bindings::vpa_wmb() }
+    kernel::sync::barrier::mb(kernel::sync::barrier::Write);
 }
 
 /// Returns the file offset of region `index`.

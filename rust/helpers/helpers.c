@@ -86,11 +86,6 @@ unsigned int vpa_pud_pfnmap_order(void)
 	return IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP) ? PUD_ORDER : 0;
 }
 
-void vpa_wmb(void)
-{
-	wmb();
-}
-
 int vpa_msix_table_bar(struct pci_dev *pdev)
 {
 	u32 table;

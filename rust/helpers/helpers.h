@@ -50,9 +50,6 @@ void vpa_vma_setup_pfnmap(struct vm_area_struct *vma, bool wc);
 unsigned int vpa_pmd_pfnmap_order(void);
 unsigned int vpa_pud_pfnmap_order(void);
 
-/* wmb(): order writes through a write-combining mapping before what follows. */
-void vpa_wmb(void);
-
 /*
  * The BAR indicator of the MSI-X table (PCI_MSIX_TABLE_BIR), -1 without MSI-X,
  * -2 if the device does not answer (reads as ~0, as in D3cold).

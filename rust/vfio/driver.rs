@@ -23,8 +23,8 @@ use kernel::{
     uaccess::UserPtr,
 };
 
-/// `from_result()` for the hot ops (read, write, ioctl, region info), inlined:
-/// under TCG every call on the fd path shows in the cost against vfio-pci.
+/// `from_result()` for the hot ops (read, write, ioctl, region info), inlined,
+/// so that the fd path adds no call of its own to vfio-pci's.
 #[inline(always)]
 fn ret_or_errno<T: From<i16>>(r: Result<T>) -> T {
     match r {
