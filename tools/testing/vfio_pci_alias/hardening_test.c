@@ -52,7 +52,6 @@
 #define SENTINEL	0x5a5a0001U
 /* The window of the zero-length tests, and ivshmem's low-power words. */
 #define WIN_OFF		(57 * SZ_1M)
-#define PM_OFF		(58 * SZ_1M)
 
 /* igb: STATUS, in BAR 0; the window of the low-power tests, away from it. */
 #define IGB_STATUS	0x8
@@ -862,46 +861,6 @@ TEST_F_TIMEOUT(igb_pm, whole_wc_alias_mapped, 120)
 	ASSERT_EQ(0, vpa_read_sigbus(alias + IGB_STATUS / 4, &v));
 	ASSERT_EQ(self->status, v);
 	ASSERT_EQ(0, munmap((void *)alias, SZ_4K));
-}
-
-FIXTURE(ivshmem_pm) {
-	int unused;
-};
-
-FIXTURE_SETUP(ivshmem_pm)
-{
-}
-
-FIXTURE_TEARDOWN(ivshmem_pm)
-{
-}
-
-/* ivshmem's prefetchable BAR 2 with a mapped WC alias, if it can sleep. */
-TEST_F_TIMEOUT(ivshmem_pm, wc_alias_mapped, 120)
-{
-	volatile uint32_t *alias;
-	struct vpa_dev d;
-	uint32_t v;
-	int a;
-
-	if (!has_cap(ivshmem(), PCI_CAP_ID_PM))
-		SKIP(return, "ivshmem has no PCI PM capability: it does not go to D3");
-	ASSERT_EQ(0, vpa_open(ivshmem(), &d));
-	ASSERT_EQ(0, feature(d.fd, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET,
-			     VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY, NULL, 0));
-	ASSERT_EQ(0, wr32(d.fd, BAR2 + PM_OFF, 0x9a9e0001));
-	a = vpa_alias(d.fd, 2, WC);
-	ASSERT_GE(a, 0);
-	alias = map(d.fd, SZ_4K, REGION(a) + PM_OFF);
-	ASSERT_NE(MAP_FAILED, alias);
-	ASSERT_EQ(0, vpa_read_sigbus(alias, &v));
-	ASSERT_EQ(0x9a9e0001, v);
-	low_power_rw(_metadata, d.fd, ivshmem(), BAR2 + PM_OFF, 0x9a9e0001,
-		     BAR2 + PM_OFF + 4, 0x9a9e0002);
-	ASSERT_EQ(0, vpa_read_sigbus(alias + 1, &v));
-	ASSERT_EQ(0x9a9e0002, v);
-	ASSERT_EQ(0, munmap((void *)alias, SZ_4K));
-	vpa_close(&d);
 }
 
 /* ---------------------------------------------------------------------- */
