@@ -98,14 +98,20 @@ pub(crate) fn refusal(core: &CoreDevice, msix: MsixTable, bar: usize) -> Option<
         Some("this platform cannot map I/O memory write-combining with PAT")
     } else if !core.bar_mmap_capable(bar) {
         Some("not an mmap-capable memory BAR")
-    } else if msix == MsixTable::Bar(bar) {
-        // The PCI core maps the MSI-X table uncached while MSI-X is on, and
-        // PAT allows one memory type per range.
-        Some("holds the MSI-X table")
-    } else if msix == MsixTable::Unknown {
-        Some("the device did not say where its MSI-X table is")
     } else {
-        None
+        msix_refusal(msix, bar)
+    }
+}
+
+/// Why the MSI-X table's location, as read at probe, keeps `bar` uncached,
+/// if it does. The PCI core maps the MSI-X table uncached while MSI-X is on,
+/// and PAT allows one memory type per range; a table that could be anywhere
+/// keeps every BAR uncached.
+fn msix_refusal(msix: MsixTable, bar: usize) -> Option<&'static str> {
+    match msix {
+        MsixTable::Bar(table) if table == bar => Some("holds the MSI-X table"),
+        MsixTable::Unknown => Some("the device did not say where its MSI-X table is"),
+        _ => None,
     }
 }
 
@@ -159,4 +165,24 @@ pub(crate) fn module_default() -> Result<Spec> {
             text
         );
     })
+}
+
+#[cfg(not(vpa_drop_in))]
+#[kunit_tests(vfio_pci_alias_policy)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msix_table_bar_stays_uncached() {
+        assert!(msix_refusal(MsixTable::Bar(3), 3).is_some());
+        assert!(msix_refusal(MsixTable::Bar(3), 2).is_none());
+        assert!(msix_refusal(MsixTable::None, 3).is_none());
+    }
+
+    #[test]
+    fn unknown_msix_table_refuses_every_bar() {
+        for bar in 0..NUM_BARS {
+            assert!(msix_refusal(MsixTable::Unknown, bar).is_some());
+        }
+    }
 }
