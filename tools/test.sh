@@ -13,7 +13,8 @@
 #      (tools/dpdk/initramfs.sh);
 #   5. QEMU runs (tools/qemu.sh), each with its dmesg scanned:
 #      IOMMU mode: smoke, alias, upstream selftests on vfio-pci and ours,
-#      dpdk; no-IOMMU mode: smoke, alias, dpdk.
+#      dpdk, faults (the fault-injection sweep); no-IOMMU mode: smoke,
+#      alias, dpdk.
 #
 # Prints one line per test, "ok N - name" / "not ok N - name", and closes
 # with "N passed, N failed". Exit status 0 only if nothing failed.
@@ -27,7 +28,7 @@ repo=$(dirname "$here")
 . "$here/lib.sh"
 
 OUT=${VPA_OUT:-$repo/out}
-SUITES=${VPA_SUITES:-"iommu:smoke iommu:alias iommu:selftests noiommu:smoke noiommu:alias iommu:dpdk noiommu:dpdk"}
+SUITES=${VPA_SUITES:-"iommu:smoke iommu:alias iommu:selftests noiommu:smoke noiommu:alias iommu:dpdk noiommu:dpdk iommu:faults"}
 mkdir -p "$OUT"
 N=0
 PASSED=0
