@@ -639,7 +639,9 @@ impl Bars {
     /// The BAR's gate is closed with nobody inside (or the device has no
     /// user), and no ioeventfd uses core's mapping of the BAR.
     unsafe fn relayout(&self, m: &mut Modes, core: &CoreDevice, bar: usize) -> Result {
-        let wanted = self.slots.union(bar, |s| m.win_maps[s.index()] > 0)?;
+        // A failure to list the windows fails the layout like a failed map:
+        // an early return would leave windows active that nothing maps.
+        let wanted = self.slots.union(bar, |s| m.win_maps[s.index()] > 0);
         let state = self.state(bar);
         let cell = self.layouts[bar].0.get();
         // SAFETY: We hold `modes` (`LayoutCell`'s invariant).
@@ -664,21 +666,22 @@ impl Bars {
                 let _ = unsafe { core.take_barmap(bar) };
             }
             drop(old);
-            let (new, failed) = match wanted.is_empty() {
-                true => (None, None),
-                false => match Layout::new(core, bar, &wanted) {
-                    Ok(layout) => (Some(layout), None),
-                    Err(e) => {
-                        // Back to core's uncached mapping: no
-                        // write-combining PTE may stay.
-                        for (slot, t) in self.slots.of_bar(bar) {
-                            if slot.is_active() {
-                                locked.zap(bar, t.start, t.size);
-                            }
+            let built = wanted.and_then(|wanted| match wanted.is_empty() {
+                true => Ok(None),
+                false => Layout::new(core, bar, &wanted).map(Some),
+            });
+            let (new, failed) = match built {
+                Ok(layout) => (layout, None),
+                Err(e) => {
+                    // Back to core's uncached mapping: no write-combining PTE
+                    // may stay.
+                    for (slot, t) in self.slots.of_bar(bar) {
+                        if slot.is_active() {
+                            locked.zap(bar, t.start, t.size);
                         }
-                        (None, Some(e))
                     }
-                },
+                    (None, Some(e))
+                }
             };
             let ret = match new {
                 Some(layout) => {
