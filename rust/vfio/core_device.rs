@@ -255,19 +255,14 @@ impl CoreDevice {
         order: u32,
         refuse: impl FnOnce() -> Option<u32>,
     ) -> u32 {
-        let lock = self.memory_lock();
-        // SAFETY: `lock` is core's initialised rwsem; the fault path may sleep.
-        unsafe { bindings::down_read(lock) };
-        let ret = refuse().unwrap_or_else(|| {
+        let _locked = self.memory_read_lock();
+        refuse().unwrap_or_else(|| {
             // SAFETY: `memory_lock` is held for read, as required; `vmf` is
             // the fault being handled.
             unsafe {
                 bindings::vfio_pci_vmf_insert_pfn(self.as_raw(), vmf.as_raw(), pfn as usize, order)
             }
-        });
-        // SAFETY: Taken above.
-        unsafe { bindings::up_read(lock) };
-        ret
+        })
     }
 
     fn memory_lock(&self) -> *mut bindings::rw_semaphore {
@@ -275,19 +270,27 @@ impl CoreDevice {
         unsafe { &raw mut (*self.as_raw()).memory_lock }
     }
 
+    /// Takes `memory_lock` for reading, as core's fault handler does; held
+    /// until the returned guard is dropped. May sleep.
+    fn memory_read_lock(&self) -> MemoryReadLocked<'_> {
+        // SAFETY: `memory_lock` is core's initialised rwsem; callers are in
+        // process context (a fault) and hold none of the locks taken under
+        // it.
+        unsafe { bindings::down_read(self.memory_lock()) };
+        MemoryReadLocked(self)
+    }
+
     /// Runs `f` with `memory_lock` held for writing: no fault of a BAR
     /// mapping ([`Self::insert_pfn`]) and no read/write of device memory by
     /// core runs meanwhile. May sleep.
     pub(crate) fn with_memory_locked<R>(&self, f: impl FnOnce(&MemoryLocked<'_>) -> R) -> R {
-        let lock = self.memory_lock();
-        // SAFETY: `lock` is core's initialised rwsem; callers are in process
-        // context and hold no lock that a holder of `memory_lock` waits for
-        // (the order is mmap lock, then our locks, then `memory_lock`).
-        unsafe { bindings::down_write(lock) };
-        let ret = f(&MemoryLocked(self));
-        // SAFETY: Taken above.
-        unsafe { bindings::up_write(lock) };
-        ret
+        // SAFETY: `memory_lock` is core's initialised rwsem; callers are in
+        // process context and hold no lock that a holder of `memory_lock`
+        // waits for (the order is mmap lock, then our locks, then
+        // `memory_lock`).
+        unsafe { bindings::down_write(self.memory_lock()) };
+        let locked = MemoryLocked(self);
+        f(&locked)
     }
 
     /// `vfio_pci_core_do_io_rw()`: `count` bytes between the user buffer
@@ -456,9 +459,27 @@ impl Drop for RuntimeActive<'_> {
     }
 }
 
-/// Proof that `memory_lock` is held for writing
-/// ([`CoreDevice::with_memory_locked`]).
+/// `memory_lock` held for reading ([`CoreDevice::memory_read_lock`]);
+/// released on drop.
+struct MemoryReadLocked<'a>(&'a CoreDevice);
+
+impl Drop for MemoryReadLocked<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Taken for reading when `self` was made, released once.
+        unsafe { bindings::up_read(self.0.memory_lock()) };
+    }
+}
+
+/// `memory_lock` held for writing ([`CoreDevice::with_memory_locked`]), and
+/// the proof of it that what needs the lock takes; released on drop.
 pub(crate) struct MemoryLocked<'a>(&'a CoreDevice);
+
+impl Drop for MemoryLocked<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Taken for writing when `self` was made, released once.
+        unsafe { bindings::up_write(self.0.memory_lock()) };
+    }
+}
 
 impl MemoryLocked<'_> {
     /// Zaps user mappings of `len` bytes at `start` of `bar`'s region, of
