@@ -109,6 +109,8 @@ guest_programs() {
 boot_suite() { # boot_suite MODE SUITE REPORT LOG
 	local timeout=900 initrd=$OUT/initramfs.cpio.gz
 	[ "$2" = selftests ] && timeout=3000
+	# Under KASAN with a kmemleak scan after every sweep, ~25 minutes.
+	[ "$2" = faults ] && timeout=3300
 	[ "$2" = dpdk ] && initrd=$OUT/initramfs-dpdk.cpio.gz
 	bash "$here/qemu.sh" --kernel "$KDIR/arch/x86/boot/bzImage" \
 		--initrd "$initrd" --suite "$2" --mode "$1" \
