@@ -223,39 +223,6 @@ static void dump(const char *title, const char *text)
 	fflush(stdout);
 }
 
-/* Writes @val to @path in one write(); 0 or -errno. */
-static int sysfs_write(const char *path, const char *val)
-{
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-/* @path into @buf, without the trailing newline; 0 or -errno. */
-static int sysfs_read(const char *path, char *buf, size_t size)
-{
-	ssize_t n;
-	int fd;
-
-	buf[0] = 0;
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 static const char *dev_attr(const char *bdf, const char *attr)
 {
 	static char path[PATH_MAX];
@@ -282,7 +249,7 @@ static int unbind(const char *bdf)
 	if (!*drv)
 		return 0;
 	snprintf(path, sizeof(path), PCI "/drivers/%s/unbind", drv);
-	return sysfs_write(path, bdf);
+	return vpa_sysfs_write(path, bdf);
 }
 
 /* Binds @bdf to @drv through driver_override and drivers_probe. */
@@ -292,10 +259,10 @@ static int bind_to(const char *bdf, const char *drv)
 
 	if (ret)
 		return ret;
-	ret = sysfs_write(dev_attr(bdf, "driver_override"), drv);
+	ret = vpa_sysfs_write(dev_attr(bdf, "driver_override"), drv);
 	if (ret)
 		return ret;
-	sysfs_write(PCI "/drivers_probe", bdf);
+	vpa_sysfs_write(PCI "/drivers_probe", bdf);
 	return strcmp(driver_of(bdf), drv) ? -ENODEV : 0;
 }
 
@@ -648,8 +615,8 @@ static void kmemleak_end(void)
 	if (!kmemleak_on())
 		return;
 	sleep(6);
-	sysfs_write(KMEMLEAK, "scan");
-	sysfs_write(KMEMLEAK, "scan");
+	vpa_sysfs_write(KMEMLEAK, "scan");
+	vpa_sysfs_write(KMEMLEAK, "scan");
 	n = kmemleak_collect(true);
 	if (n)
 		finding("kmemleak reports %d new object(s) (above)", n);
@@ -687,7 +654,7 @@ static int ff_set(const char *attr, const char *val)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), FF "/%s", attr);
-	return sysfs_write(path, val);
+	return vpa_sysfs_write(path, val);
 }
 
 static int ff_get(const char *attr)
@@ -695,7 +662,7 @@ static int ff_get(const char *attr)
 	char path[PATH_MAX], buf[32];
 
 	snprintf(path, sizeof(path), FF "/%s", attr);
-	if (sysfs_read(path, buf, sizeof(buf)))
+	if (vpa_sysfs_read(path, buf, sizeof(buf)))
 		return -1;
 	return atoi(buf);
 }
@@ -763,10 +730,10 @@ static void fi_setup(void)
 
 	for (i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
 		snprintf(path, sizeof(path), DBGFS "/%s/verbose", quiet[i]);
-		sysfs_write(path, "0");
+		vpa_sysfs_write(path, "0");
 	}
 	for (i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
-		ret = sysfs_write(cfg[i].path, cfg[i].val);
+		ret = vpa_sysfs_write(cfg[i].path, cfg[i].val);
 		if (ret) {
 			snprintf(fi_error, sizeof(fi_error), "cannot write %s: %s (CONFIG_FAILSLAB, "
 				 "CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS?)",
@@ -926,7 +893,7 @@ static int group_node(const char *bdf, char *node, size_t len)
 	if (!access(node, F_OK))
 		return 0;
 	snprintf(path, sizeof(path), "/sys/class/vfio/%s/dev", g);
-	if (sysfs_read(path, devno, sizeof(devno)) || sscanf(devno, "%u:%u", &maj, &min) != 2)
+	if (vpa_sysfs_read(path, devno, sizeof(devno)) || sscanf(devno, "%u:%u", &maj, &min) != 2)
 		return -1;
 	if (mknod(node, S_IFCHR | 0600, makedev(maj, min)))
 		return -1;
@@ -1337,11 +1304,11 @@ static int sweep(const struct op *op, enum how how)
 static int open_setup(struct ctx *c)
 {
 	char buf[32];
-	int ret = sysfs_write(dev_attr(c->bdf, "wc_bars"), "2");
+	int ret = vpa_sysfs_write(dev_attr(c->bdf, "wc_bars"), "2");
 
 	if (ret)
 		return finding("wc_bars 2: %s", strerror(-ret));
-	sysfs_read(dev_attr(c->bdf, "wc_bars"), buf, sizeof(buf));
+	vpa_sysfs_read(dev_attr(c->bdf, "wc_bars"), buf, sizeof(buf));
 	if (strcmp(buf, "2"))
 		return finding("wc_bars reads '%s'", buf);
 	return 0;
@@ -1442,7 +1409,7 @@ static int open_after(struct ctx *c, int ret)
 static void open_teardown(struct ctx *c)
 {
 	dev_close(c);
-	sysfs_write(dev_attr(c->bdf, "wc_bars"), "none");
+	vpa_sysfs_write(dev_attr(c->bdf, "wc_bars"), "none");
 }
 
 static const struct op op_open = {
@@ -1965,7 +1932,7 @@ static const struct op op_pwrite = {
 
 static int wc_bars_setup(struct ctx *c)
 {
-	int ret = sysfs_write(dev_attr(c->bdf, "wc_bars"), "none");
+	int ret = vpa_sysfs_write(dev_attr(c->bdf, "wc_bars"), "none");
 
 	return ret ? finding("wc_bars none: %s", strerror(-ret)) : 0;
 }
@@ -2003,7 +1970,7 @@ static int wc_bars_after(struct ctx *c, int ret)
 	char buf[32];
 
 	sysfd_close(c);
-	sysfs_read(dev_attr(c->bdf, "wc_bars"), buf, sizeof(buf));
+	vpa_sysfs_read(dev_attr(c->bdf, "wc_bars"), buf, sizeof(buf));
 	if (strcmp(buf, ret ? "none" : "2"))
 		return finding("wc_bars reads '%s' after the %s store", buf,
 			       ret ? "failed" : "successful");
@@ -2037,7 +2004,7 @@ static int bind_setup(struct ctx *c)
 	int ret = unbind(c->bdf);
 
 	if (!ret)
-		ret = sysfs_write(dev_attr(c->bdf, "driver_override"), ALIAS_DRV);
+		ret = vpa_sysfs_write(dev_attr(c->bdf, "driver_override"), ALIAS_DRV);
 	if (ret)
 		return finding("unbind and driver_override of %s: %s", c->bdf, strerror(-ret));
 	if (*driver_of(c->bdf))
@@ -2073,7 +2040,7 @@ static int bind_after(struct ctx *c, int ret)
 		if (!snap_same(&c->base, &c->now, "after the failed bind"))
 			return -1;
 		/* The device binds and works afterwards. */
-		ret = sysfs_write(BIND_FILE, c->bdf);
+		ret = vpa_sysfs_write(BIND_FILE, c->bdf);
 		if (ret)
 			return finding("the bind after it fails: %s", strerror(-ret));
 	}
@@ -2105,7 +2072,7 @@ static int dev_int(const char *bdf, const char *attr)
 {
 	char buf[32];
 
-	return sysfs_read(dev_attr(bdf, attr), buf, sizeof(buf)) ? -1 : atoi(buf);
+	return vpa_sysfs_read(dev_attr(bdf, attr), buf, sizeof(buf)) ? -1 : atoi(buf);
 }
 
 /* The PF works: its BAR 0 (CTRL) reads the same through the fd and an mmap. */
@@ -2132,7 +2099,7 @@ static int pf_ok(struct ctx *c, const char *when)
 static int vfs_off(const char *bdf)
 {
 	return dev_int(bdf, "sriov_numvfs") > 0 ?
-	       sysfs_write(dev_attr(bdf, "sriov_numvfs"), "0") : 0;
+	       vpa_sysfs_write(dev_attr(bdf, "sriov_numvfs"), "0") : 0;
 }
 
 static int sriov_setup(struct ctx *c)
@@ -2144,9 +2111,9 @@ static int sriov_setup(struct ctx *c)
 		return finding("no SR-IOV PF (VPA_IGB_BDF '%s')", c->bdf);
 	if (strcmp(driver_of(c->bdf), ALIAS_DRV))
 		return finding("%s is bound to '%s'", c->bdf, driver_of(c->bdf));
-	if (!*c->sriov_saved && sysfs_read(ENABLE_SRIOV, c->sriov_saved, sizeof(c->sriov_saved)))
+	if (!*c->sriov_saved && vpa_sysfs_read(ENABLE_SRIOV, c->sriov_saved, sizeof(c->sriov_saved)))
 		return finding("no %s", ENABLE_SRIOV);
-	ret = sysfs_write(ENABLE_SRIOV, "Y");
+	ret = vpa_sysfs_write(ENABLE_SRIOV, "Y");
 	if (!ret)
 		ret = vfs_off(c->bdf);
 	if (ret)
@@ -2205,7 +2172,7 @@ static int sriov_after(struct ctx *c, int ret)
 				vpa_close(&vd);
 			}
 		}
-		ret = sysfs_write(dev_attr(c->bdf, "sriov_numvfs"), "0");
+		ret = vpa_sysfs_write(dev_attr(c->bdf, "sriov_numvfs"), "0");
 		if (ret)
 			return finding("sriov_numvfs 0: %s", strerror(-ret));
 	}
@@ -2222,7 +2189,7 @@ static void sriov_teardown(struct ctx *c)
 	if (*c->bdf && vfs_off(c->bdf))
 		note("could not remove the VFs of %s", c->bdf);
 	if (*c->sriov_saved)
-		sysfs_write(ENABLE_SRIOV, c->sriov_saved);
+		vpa_sysfs_write(ENABLE_SRIOV, c->sriov_saved);
 	c->bdf = ivshmem();
 }
 
@@ -2247,7 +2214,7 @@ static int vf_probe_setup(struct ctx *c)
 
 	if (sriov_setup(c))
 		return -1;
-	ret = sysfs_write(dev_attr(c->bdf, "sriov_numvfs"), "1");
+	ret = vpa_sysfs_write(dev_attr(c->bdf, "sriov_numvfs"), "1");
 	if (ret)
 		return finding("sriov_numvfs 1: %s", strerror(-ret));
 	if (vpa_dev_link(c->bdf, "virtfn0", vf_bdf, sizeof(vf_bdf)))
@@ -2309,7 +2276,7 @@ static int vf_probe_after(struct ctx *c, int ret)
 		snap_take(c->bdf, c->d.fd, &c->now);
 		if (!snap_same(&c->base, &c->now, "after the failed VF bind"))
 			bad = -1;
-		ret = sysfs_write(BIND_FILE, vf_bdf);
+		ret = vpa_sysfs_write(BIND_FILE, vf_bdf);
 		if (ret)
 			return finding("the VF bind after it fails: %s", strerror(-ret));
 		bad |= vf_works(c, "the bind after it");
@@ -2372,8 +2339,8 @@ static int module_setup(struct ctx *c)
 		c->image_len = st.st_size;
 		close(fd);
 	}
-	if (sysfs_read(dev_attr(c->bdf, "vendor"), ven, sizeof(ven)) ||
-	    sysfs_read(dev_attr(c->bdf, "device"), dev, sizeof(dev)))
+	if (vpa_sysfs_read(dev_attr(c->bdf, "vendor"), ven, sizeof(ven)) ||
+	    vpa_sysfs_read(dev_attr(c->bdf, "device"), dev, sizeof(dev)))
 		return finding("IDs of %s", c->bdf);
 	snprintf(c->params, sizeof(c->params), "wc=prefetchable ids=%s:%s",
 		 ven + 2, dev + 2);
@@ -2385,7 +2352,7 @@ static int module_setup(struct ctx *c)
 	}
 	ret = unbind(c->bdf);
 	if (!ret)
-		ret = sysfs_write(dev_attr(c->bdf, "driver_override"), "\n");
+		ret = vpa_sysfs_write(dev_attr(c->bdf, "driver_override"), "\n");
 	if (ret)
 		return finding("%s unbound, no driver_override: %s", c->bdf, strerror(-ret));
 	return 0;
@@ -2435,7 +2402,7 @@ static int module_after(struct ctx *c, int ret)
 				      c->bdf, drv);
 	} else {
 		/* Bound by ids=, with wc=prefetchable's policy on BAR 2. */
-		sysfs_read(dev_attr(c->bdf, "wc_bars"), buf, sizeof(buf));
+		vpa_sysfs_read(dev_attr(c->bdf, "wc_bars"), buf, sizeof(buf));
 		if (strcmp(buf, "2"))
 			bad = finding("wc_bars of %s is '%s' under wc=prefetchable", c->bdf, buf);
 		else if ((err = open_node(c->bdf, NULL, &d, made, sizeof(made))))

@@ -85,22 +85,6 @@ static uint32_t region_flags(int fd, uint32_t index)
 	return ((struct vfio_region_info *)buf)->flags;
 }
 
-/* Writes @text to /sys/bus/pci/devices/@bdf/wc_bars; 0 or -errno. */
-static int set_wc_bars(const char *bdf, const char *text)
-{
-	char path[PATH_MAX];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/wc_bars", bdf);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		ret = errno ? -errno : -EIO;
-	close(fd);
-	return ret;
-}
-
 static int rd32(int fd, uint64_t off, uint32_t *v)
 {
 	return pread(fd, v, 4, off) == 4 ? 0 : -1;
@@ -314,11 +298,11 @@ FIXTURE_SETUP(ioe)
 	self->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->efd);
 	if (variant->policy)
-		ASSERT_EQ(0, set_wc_bars(ivshmem(), "2"));
+		ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "2"));
 	ret = vpa_open(ivshmem(), &self->d);
 	/* A failed setup gets no teardown: take the policy back here. */
 	if (ret && variant->policy)
-		set_wc_bars(ivshmem(), "none");
+		vpa_set_wc_bars(ivshmem(), "none");
 	ASSERT_EQ(0, ret);
 	self->open = 1;
 }
@@ -357,7 +341,7 @@ FIXTURE_TEARDOWN(ioe)
 	if (self->open)
 		vpa_close(&self->d);
 	if (variant->policy)
-		set_wc_bars(ivshmem(), "none");
+		vpa_set_wc_bars(ivshmem(), "none");
 	close(self->efd);
 }
 

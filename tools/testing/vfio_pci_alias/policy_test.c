@@ -30,22 +30,6 @@ static const char *edu(void) { return vpa_env_bdf("VPA_EDU_BDF"); }
 static const char *igb(void) { return vpa_env_bdf("VPA_IGB_BDF"); }
 static const char *ivshmem(void) { return vpa_env_bdf("VPA_IVSHMEM_BDF"); }
 
-/* Writes @text to wc_bars of @bdf in one write(); 0 or -errno. */
-static int set_wc_bars(const char *bdf, const char *text)
-{
-	char path[PATH_MAX];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/wc_bars", bdf);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* wc_bars of @bdf into @buf, "" if unreadable. */
 static const char *wc_bars(const char *bdf, char *buf, size_t len)
 {
@@ -174,40 +158,40 @@ TEST(bad_writes_change_nothing)
 	unsigned int i;
 	int bar;
 
-	ASSERT_EQ(0, set_wc_bars(ivshmem(), "2\n"));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "2\n"));
 	ASSERT_STREQ("2\n", wc_bars(ivshmem(), buf, sizeof(buf)));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		EXPECT_EQ(-EINVAL, set_wc_bars(ivshmem(), bad[i])) TH_LOG("'%s'", bad[i]);
+		EXPECT_EQ(-EINVAL, vpa_set_wc_bars(ivshmem(), bad[i])) TH_LOG("'%s'", bad[i]);
 		ASSERT_STREQ("2\n", wc_bars(ivshmem(), buf, sizeof(buf)));
 	}
 	/* An absent BAR (edu has BAR 0 only). */
-	EXPECT_EQ(-EINVAL, set_wc_bars(edu(), "1"));
+	EXPECT_EQ(-EINVAL, vpa_set_wc_bars(edu(), "1"));
 	EXPECT_STREQ("none\n", wc_bars(edu(), buf, sizeof(buf)));
 	/* igb: the MSI-X table's BAR and the I/O BAR. */
 	bar = msix_bar(igb());
 	ASSERT_GE(bar, 0);
 	snprintf(buf, sizeof(buf), "0,%d", bar);
-	EXPECT_EQ(-EINVAL, set_wc_bars(igb(), buf)) TH_LOG("MSI-X BAR %d", bar);
+	EXPECT_EQ(-EINVAL, vpa_set_wc_bars(igb(), buf)) TH_LOG("MSI-X BAR %d", bar);
 	bar = io_bar(igb());
 	ASSERT_GE(bar, 0);
 	snprintf(buf, sizeof(buf), "%d", bar);
-	EXPECT_EQ(-EINVAL, set_wc_bars(igb(), buf)) TH_LOG("I/O BAR %d", bar);
+	EXPECT_EQ(-EINVAL, vpa_set_wc_bars(igb(), buf)) TH_LOG("I/O BAR %d", bar);
 	EXPECT_STREQ("none\n", wc_bars(igb(), buf, sizeof(buf)));
 	/* Not while the device is open. */
 	ASSERT_EQ(0, vpa_open(ivshmem(), &d));
-	EXPECT_EQ(-EBUSY, set_wc_bars(ivshmem(), "none"));
-	EXPECT_EQ(-EBUSY, set_wc_bars(ivshmem(), "2"));
+	EXPECT_EQ(-EBUSY, vpa_set_wc_bars(ivshmem(), "none"));
+	EXPECT_EQ(-EBUSY, vpa_set_wc_bars(ivshmem(), "2"));
 	vpa_close(&d);
 	EXPECT_STREQ("2\n", wc_bars(ivshmem(), buf, sizeof(buf)));
 	/* The keywords and the empty write. */
-	ASSERT_EQ(0, set_wc_bars(ivshmem(), "none"));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "none"));
 	EXPECT_STREQ("none\n", wc_bars(ivshmem(), buf, sizeof(buf)));
-	ASSERT_EQ(0, set_wc_bars(ivshmem(), "prefetchable\n"));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "prefetchable\n"));
 	EXPECT_STREQ("2\n", wc_bars(ivshmem(), buf, sizeof(buf)));
-	ASSERT_EQ(0, set_wc_bars(ivshmem(), "\n"));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "\n"));
 	EXPECT_STREQ("none\n", wc_bars(ivshmem(), buf, sizeof(buf)));
 	/* igb has no prefetchable BAR: nothing, and no error. */
-	ASSERT_EQ(0, set_wc_bars(igb(), "prefetchable"));
+	ASSERT_EQ(0, vpa_set_wc_bars(igb(), "prefetchable"));
 	EXPECT_STREQ("none\n", wc_bars(igb(), buf, sizeof(buf)));
 }
 
@@ -226,7 +210,7 @@ TEST(policy_bar_is_wc_in_every_mapping)
 	if (access(PTDUMP, R_OK))
 		SKIP(return, "no " PTDUMP);
 	ASSERT_NE(0, phys);
-	ASSERT_EQ(0, set_wc_bars(ivshmem(), "2"));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "2"));
 	ASSERT_EQ(0, vpa_open(ivshmem(), &d));
 
 	EXPECT_TRUE(region_flags(d.fd, 2) & VFIO_REGION_INFO_FLAG_WC);
@@ -292,7 +276,7 @@ TEST(policy_bar_is_wc_in_every_mapping)
 	printf("VPA-HOSTCHECK: ivshmem %lu %lu %u\n", PAT_OFF, SZ_1M, seed);
 
 	/* Without the policy, the same mapping is uncached again. */
-	ASSERT_EQ(0, set_wc_bars(ivshmem(), "none"));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "none"));
 	ASSERT_EQ(0, vpa_open(ivshmem(), &d));
 	EXPECT_FALSE(region_flags(d.fd, 2) & VFIO_REGION_INFO_FLAG_WC);
 	p = map(d.fd, 4096, bar2);
@@ -314,11 +298,11 @@ TEST(nonprefetchable_bar_by_policy)
 
 	if (access(PTDUMP, R_OK))
 		SKIP(return, "no " PTDUMP);
-	ASSERT_EQ(0, set_wc_bars(edu(), "0"));
+	ASSERT_EQ(0, vpa_set_wc_bars(edu(), "0"));
 	once = klog_count(msg);
 	EXPECT_GE(once, 1);
-	ASSERT_EQ(0, set_wc_bars(edu(), "none"));
-	ASSERT_EQ(0, set_wc_bars(edu(), "0"));
+	ASSERT_EQ(0, vpa_set_wc_bars(edu(), "none"));
+	ASSERT_EQ(0, vpa_set_wc_bars(edu(), "0"));
 	/* Said once per binding of the device. */
 	EXPECT_EQ(once, klog_count(msg));
 	ASSERT_EQ(0, vpa_open(edu(), &d));
@@ -328,7 +312,7 @@ TEST(nonprefetchable_bar_by_policy)
 	EXPECT_EQ(PTE_WC, pte_cache_bits((void *)p, NULL));
 	ASSERT_EQ(0, munmap((void *)p, 4096));
 	vpa_close(&d);
-	ASSERT_EQ(0, set_wc_bars(edu(), "none"));
+	ASSERT_EQ(0, vpa_set_wc_bars(edu(), "none"));
 }
 
 TEST_HARNESS_MAIN

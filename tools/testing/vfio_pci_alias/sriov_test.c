@@ -32,46 +32,12 @@ static const char *pf_bdf;
 static pid_t main_pid;
 static char enable_sriov_saved[8];
 
-/* Writes @val to @path; 0 or -errno (the errno of the write itself). */
-static int sysfs_write(const char *path, const char *val)
-{
-	ssize_t n;
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	if (n < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-/* Reads @path into @buf without the trailing newline; 0 or -errno. */
-static int sysfs_read(const char *path, char *buf, size_t size)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 static int dev_read(const char *bdf, const char *attr, char *buf, size_t size)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
-	return sysfs_read(path, buf, size);
+	return vpa_sysfs_read(path, buf, size);
 }
 
 static int dev_int(const char *bdf, const char *attr)
@@ -88,12 +54,12 @@ static int set_numvfs(const char *bdf, int n)
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs", bdf);
 	snprintf(val, sizeof(val), "%d", n);
-	return sysfs_write(path, val);
+	return vpa_sysfs_write(path, val);
 }
 
 static int set_enable_sriov(bool on)
 {
-	return sysfs_write(ENABLE_SRIOV, on ? "Y" : "N");
+	return vpa_sysfs_write(ENABLE_SRIOV, on ? "Y" : "N");
 }
 
 /*
@@ -429,14 +395,14 @@ static void restore(void)
 	if (*pf_bdf && dev_int(pf_bdf, "sriov_numvfs") > 0 && vfs_off(pf_bdf))
 		fprintf(stderr, "# could not remove the VFs of %s\n", pf_bdf);
 	if (*enable_sriov_saved)
-		sysfs_write(ENABLE_SRIOV, enable_sriov_saved);
+		vpa_sysfs_write(ENABLE_SRIOV, enable_sriov_saved);
 }
 
 int main(int argc, char **argv)
 {
 	pf_bdf = vpa_env_bdf("VPA_IGB_BDF");
 	main_pid = getpid();
-	if (sysfs_read(ENABLE_SRIOV, enable_sriov_saved, sizeof(enable_sriov_saved)))
+	if (vpa_sysfs_read(ENABLE_SRIOV, enable_sriov_saved, sizeof(enable_sriov_saved)))
 		enable_sriov_saved[0] = 0;
 	if (atexit(restore))
 		return KSFT_FAIL;

@@ -384,4 +384,46 @@ static inline long vpa_minflt(void)
 	return v;
 }
 
+/* Writes @val to @path in one write(); 0 or -errno (the write's own errno). */
+static inline int vpa_sysfs_write(const char *path, const char *val)
+{
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Reads @path into @buf without the trailing newline; 0 or -errno. */
+static inline int vpa_sysfs_read(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	buf[0] = 0;
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/* Writes @text to /sys/bus/pci/devices/@bdf/wc_bars; 0 or -errno. */
+static inline int vpa_set_wc_bars(const char *bdf, const char *text)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/wc_bars", bdf);
+	return vpa_sysfs_write(path, text);
+}
+
 #endif /* VPA_LIB_H */
