@@ -15,6 +15,8 @@
 #   make check           the whole test suite (what .ci/run runs)
 #   make bench           vfio-pci against vfio-pci-alias: the device-fd paths
 #                        timed in one QEMU boot (ROUNDS=5; not part of check)
+#   make soak            the KASAN + kmemleak kernel under every kind of churn
+#                        at once for DURATION= seconds (3600; not part of check)
 #   make fmt / clippy    rustfmt, and the build with CLIPPY=1
 #   VARIANT=kasan        any of the above with the KASAN + kmemleak kernel
 #
@@ -27,7 +29,7 @@ export VARIANT
 KDIR ?= $(shell VARIANT=$(VARIANT) bash $(TOOLS)/kernel.sh --print-dir 2>/dev/null)
 KMAKE_ARGS := $(shell VARIANT=$(VARIANT) bash -c '. $(TOOLS)/lib.sh && kmake_args')
 
-.PHONY: all modules install uninstall clean setup kernel demo check bench fmt fmt-check clippy
+.PHONY: all modules install uninstall clean setup kernel demo check bench soak fmt fmt-check clippy
 all: modules
 
 modules:
@@ -77,3 +79,7 @@ check:
 
 bench:
 	bash $(TOOLS)/bench.sh
+
+# Always VARIANT=kasan; DURATION= from the command line reaches the script.
+soak:
+	VARIANT=kasan bash $(TOOLS)/soak.sh
