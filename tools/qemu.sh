@@ -263,16 +263,24 @@ scan_hits() {
 # such splat, from its "cut here" line to its "end trace" line, is dropped
 # from the scan and counted on stderr; anything else in the log, and a
 # splat without an end (a panic), is scanned as always.
+#
+# "# known-kernel-report: REGEX" names a report the kernel prints by design
+# for what a suite does, with a stack dump but no "cut here" (warn_alloc()'s
+# "vmalloc error: ... allocation failed" for a failure a fault sweep
+# injected): from the line matching REGEX to the "</TASK>" that ends its
+# stack, it is dropped and counted the same way.
 known_splats() {
-	sed -n 's/^# known-kernel-splat: //p' "$here/guest/suites/$SUITE" 2>/dev/null |
+	sed -n "s/^# known-kernel-$1: //p" "$here/guest/suites/$SUITE" 2>/dev/null |
 		paste -sd'|'
 }
 
-drop_known_splats() { # drop_known_splats REGEX (stdin: the kernel log)
-	awk -v known="$1" -v suite="$SUITE" '
+drop_known_splats() { # drop_known_splats SPLAT-REGEX REPORT-REGEX (stdin: the kernel log)
+	awk -v known="$1" -v report="$2" -v suite="$SUITE" '
 		function flush() { for (i = 1; i <= n; i++) print buf[i]; n = 0 }
+		reporting { if ($0 ~ /<\/TASK>/) reporting = 0; next }
+		report != "" && !inside && $0 ~ report { reports++; reporting = 1; next }
 		/cut here/ { flush(); inside = 1 }
-		inside { buf[++n] = $0; if ($0 ~ known) hit = 1 }
+		inside { buf[++n] = $0; if (known != "" && $0 ~ known) hit = 1 }
 		!inside { print }
 		inside && /---\[ end trace/ {
 			if (hit) { dropped++; n = 0 } else flush()
@@ -280,17 +288,18 @@ drop_known_splats() { # drop_known_splats REGEX (stdin: the kernel log)
 		}
 		END {
 			flush()
-			if (dropped)
-				printf "[vfio-pci-alias] %s: %d known kernel splat(s) dropped from the scan (see the suite file)\n", suite, dropped > "/dev/stderr"
+			if (dropped || reports)
+				printf "[vfio-pci-alias] %s: %d known kernel splat(s), %d known report(s) dropped from the scan (see the suite file)\n", suite, dropped, reports > "/dev/stderr"
 		}'
 }
 
 scan_dmesg() {
-	local clean=$1 re hits known
+	local clean=$1 re hits known reports
 	re=$(IFS='|'; echo "${SCAN_PATTERNS[*]}")
-	known=$(known_splats)
-	if [ -n "$known" ]; then
-		hits=$(dmesg_text "$clean" | drop_known_splats "$known" | scan_hits "$re")
+	known=$(known_splats splat)
+	reports=$(known_splats report)
+	if [ -n "$known$reports" ]; then
+		hits=$(dmesg_text "$clean" | drop_known_splats "$known" "$reports" | scan_hits "$re")
 	else
 		hits=$(dmesg_text "$clean" | scan_hits "$re")
 	fi
