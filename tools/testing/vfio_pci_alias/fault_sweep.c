@@ -751,39 +751,6 @@ static void fi_setup(void)
 /* ------------------------------------------------------------------ */
 /* Device helpers                                                      */
 
-/* Container and group of @bdf, ready for VFIO_GROUP_GET_DEVICE_FD. */
-static int group_attach(const char *bdf, struct vpa_dev *d)
-{
-	struct vfio_group_status status = { .argsz = sizeof(status) };
-	char path[PATH_MAX + 32], g[64];
-	int noiommu, ret;
-
-	d->container = d->group = d->fd = -1;
-	ret = vpa_dev_link(bdf, "iommu_group", g, sizeof(g));
-	if (ret)
-		return ret;
-	snprintf(path, sizeof(path), "/dev/vfio/noiommu-%s", g);
-	noiommu = access(path, F_OK) == 0;
-	if (!noiommu)
-		snprintf(path, sizeof(path), "/dev/vfio/%s", g);
-	d->container = open("/dev/vfio/vfio", O_RDWR);
-	d->group = open(path, O_RDWR);
-	if (d->container < 0 || d->group < 0 ||
-	    ioctl(d->group, VFIO_GROUP_GET_STATUS, &status) ||
-	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE) ||
-	    ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container) ||
-	    ioctl(d->container, VFIO_SET_IOMMU, noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU)) {
-		ret = errno ? -errno : -ENODEV;
-		if (d->group >= 0)
-			close(d->group);
-		if (d->container >= 0)
-			close(d->container);
-		d->container = d->group = -1;
-		return ret;
-	}
-	return 0;
-}
-
 static void dev_close(struct ctx *c)
 {
 	if (c->open)
@@ -1316,7 +1283,7 @@ static int open_setup(struct ctx *c)
 
 static int open_prep(struct ctx *c)
 {
-	int ret = group_attach(c->bdf, &c->d);
+	int ret = vpa_group_attach(c->bdf, &c->d);
 
 	return ret ? finding("group of %s: %s", c->bdf, strerror(-ret)) : 0;
 }

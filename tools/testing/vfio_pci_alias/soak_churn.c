@@ -698,46 +698,6 @@ static int register_request(void)
 }
 
 /*
- * The container and group of @bdf, set up as vpa_open_token() does, into
- * @dev; 0 or -errno.
- */
-static int open_group(const char *bdf)
-{
-	struct vfio_group_status status = { .argsz = sizeof(status) };
-	char path[PATH_MAX + 32], g[64];
-	int noiommu, ret;
-
-	ret = vpa_dev_link(bdf, "iommu_group", g, sizeof(g));
-	if (ret)
-		return ret;
-	snprintf(path, sizeof(path), "/dev/vfio/noiommu-%s", g);
-	noiommu = access(path, F_OK) == 0;
-	if (!noiommu)
-		snprintf(path, sizeof(path), "/dev/vfio/%s", g);
-	dev.fd = -1;
-	dev.container = open("/dev/vfio/vfio", O_RDWR);
-	dev.group = open(path, O_RDWR);
-	if (dev.container < 0 || dev.group < 0)
-		goto err;
-	if (ioctl(dev.group, VFIO_GROUP_GET_STATUS, &status))
-		goto err;
-	errno = ENODEV;
-	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
-		goto err;
-	if (ioctl(dev.group, VFIO_GROUP_SET_CONTAINER, &dev.container) ||
-	    ioctl(dev.container, VFIO_SET_IOMMU, noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU))
-		goto err;
-	return 0;
-err:
-	ret = -errno;
-	if (dev.group >= 0)
-		close(dev.group);
-	if (dev.container >= 0)
-		close(dev.container);
-	return ret;
-}
-
-/*
  * A process without make-it-fail that holds the group and container fds
  * until every process of this run is gone (each holds the write end of a
  * pipe it reads), so that the group's last close, the release of its DMA
@@ -789,7 +749,7 @@ static int open_device(const char *bdf, int fail, int fail_group)
 	if (fail && fail_group && make_it_fail())
 		return -ENOSYS;
 	for (tries = 0; tries < 30; tries++) {
-		ret = open_group(bdf);
+		ret = vpa_group_attach(bdf, &dev);
 		if (!ret)
 			break;
 		if (ret == -EBUSY)

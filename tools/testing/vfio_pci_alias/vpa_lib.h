@@ -100,54 +100,63 @@ static inline int vpa_dev_link(const char *bdf, const char *link, char *buf, siz
 }
 
 /*
+ * The container and group of @bdf set up in @d (viable, in the container,
+ * with the IOMMU type of the group's mode), @d->fd -1; 0 or -errno, with
+ * nothing left open.
+ */
+static inline int vpa_group_attach(const char *bdf, struct vpa_dev *d)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	char path[PATH_MAX + 32], g[64];
+	int noiommu, ret;
+
+	d->container = d->group = d->fd = -1;
+	ret = vpa_dev_link(bdf, "iommu_group", g, sizeof(g));
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "/dev/vfio/noiommu-%s", g);
+	noiommu = access(path, F_OK) == 0;
+	if (!noiommu)
+		snprintf(path, sizeof(path), "/dev/vfio/%s", g);
+	errno = 0;
+	d->container = open("/dev/vfio/vfio", O_RDWR);
+	d->group = open(path, O_RDWR);
+	if (d->container < 0 || d->group < 0 ||
+	    ioctl(d->group, VFIO_GROUP_GET_STATUS, &status) ||
+	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE) ||
+	    ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container) ||
+	    ioctl(d->container, VFIO_SET_IOMMU, noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU)) {
+		ret = errno ? -errno : -ENODEV;
+		if (d->group >= 0)
+			close(d->group);
+		if (d->container >= 0)
+			close(d->container);
+		d->container = d->group = -1;
+		return ret;
+	}
+	return 0;
+}
+
+/*
  * Opens @bdf through its vfio group, presenting VF token @token (a UUID
  * string, or NULL for none); returns 0 or -errno.
  */
 static inline int vpa_open_token(const char *bdf, const char *token, struct vpa_dev *d)
 {
-	char path[PATH_MAX + 32], g[64];
-	struct vfio_group_status status = { .argsz = sizeof(status) };
-	int noiommu, ret;
+	int ret = vpa_group_attach(bdf, d);
 
-	ret = vpa_dev_link(bdf, "iommu_group", g, sizeof(g));
 	if (ret)
 		return ret;
-	ret = -ENODEV;
-	errno = 0;
-
-	snprintf(path, sizeof(path), "/dev/vfio/noiommu-%s", g);
-	noiommu = access(path, F_OK) == 0;
-	if (!noiommu)
-		snprintf(path, sizeof(path), "/dev/vfio/%s", g);
-
-	d->container = open("/dev/vfio/vfio", O_RDWR);
-	d->group = open(path, O_RDWR);
-	d->fd = -1;
-	if (d->container < 0 || d->group < 0)
-		goto err;
-	if (ioctl(d->group, VFIO_GROUP_GET_STATUS, &status) ||
-	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE))
-		goto err;
-	if (ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container))
-		goto err;
-	if (ioctl(d->container, VFIO_SET_IOMMU,
-		  noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU))
-		goto err;
 	d->fd = vpa_group_device_fd(d->group, bdf, token);
 	if (d->fd < 0) {
 		ret = d->fd;
 		d->fd = -1;
-		goto out;
+		close(d->group);
+		close(d->container);
+		d->container = d->group = -1;
+		return ret;
 	}
 	return 0;
-err:
-	ret = errno ? -errno : ret;
-out:
-	if (d->group >= 0)
-		close(d->group);
-	if (d->container >= 0)
-		close(d->container);
-	return ret;
 }
 
 /* Opens @bdf through its vfio group; returns 0 or -errno. */
