@@ -4,20 +4,11 @@
 // (rust/vfio_pci_alias.rs, rust/vfio_pci.rs) through `include!`: each root
 // adds its `module!` and the driver name, nothing else differs.
 //
-// Thin safe abstractions over the C side ([`bindings`], [`vfio`], [`gate`], [`iomap`],
-// [`pci_driver`], [`sysfs`], [`vma`], [`region_table`], [`uapi`]), and the
-// driver policy in [`driver`], which uses only those abstractions.
+// The safe abstractions over the C side are in [`staging`] (every `unsafe`
+// of the crate); the driver's policy, in [`driver`], uses only them.
 
-mod bindings;
 mod driver;
-mod gate;
-mod iomap;
-mod pci_driver;
-mod region_table;
-mod sysfs;
-mod uapi;
-mod vfio;
-mod vma;
+mod staging;
 
 use kernel::prelude::*;
 
@@ -25,7 +16,7 @@ use kernel::prelude::*;
 #[pin_data]
 struct VfioPciModule {
     #[pin]
-    driver: pci_driver::Registration<driver::AliasDevice>,
+    driver: staging::pci::driver::Registration<driver::AliasDevice>,
 }
 
 impl kernel::InPlaceModule for VfioPciModule {
@@ -37,7 +28,7 @@ impl kernel::InPlaceModule for VfioPciModule {
                 pr_warn!("device denylist disabled.\n");
             }
             Ok(try_pin_init!(Self {
-                driver <- pci_driver::Registration::new(
+                driver <- staging::pci::driver::Registration::new(
                     module,
                     <Self as kernel::ModuleMetadata>::NAME,
                 ),

@@ -1,53 +1,59 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The vfio-pci-alias driver logic, on top of the abstractions in
-//! [`crate::vfio`], [`crate::vma`] and [`crate::region_table`].
+//! The vfio-pci-alias driver: policy only, on the safe abstractions of
+//! [`crate::staging`].
 //!
 //! What differs from vfio-pci: the ALIAS_REGION device feature
 //! ([`alias`]), alias regions in GET_INFO, GET_REGION_INFO, read/write and
-//! mmap, the per-BAR memory type that keeps x86 PAT consistent while a
-//! BAR is mapped write-combining ([`bars`], [`mapping`]), write-combining
-//! by policy ([`policy`], the `wc_bars` attribute) and a debugfs view
-//! ([`view`]). What it shares with vfio-pci: the denylist ([`denylist`]) and
-//! the module parameters.
+//! mmap ([`regions`], [`mmap`]), the per-BAR memory type that keeps x86 PAT
+//! consistent while a BAR is mapped write-combining ([`bars`], [`windows`],
+//! [`chunked_map`], [`alias_cache`]), write-combining by policy
+//! ([`policy`], the `wc_bars` attribute) and a debugfs view ([`debugfs`]).
+//! What it shares with vfio-pci: the denylist ([`denylist`]) and the module
+//! parameters.
+
+// Policy only: every `unsafe` of the crate is in `crate::staging`.
+#![forbid(unsafe_code)]
 
 mod alias;
+mod alias_cache;
 mod bars;
+mod chunked_map;
+mod debugfs;
 pub(crate) mod denylist;
-mod mapping;
+mod mmap;
 pub(crate) mod policy;
-mod view;
+mod regions;
 mod windows;
 
-use crate::{
-    bindings,
-    region_table::RegionTable,
+use crate::staging::{
+    sync::rcu_table::RcuTable,
     sysfs::{Attr, Page},
-    uapi::IoeventfdRequest,
-    vfio::{self, InfoCaps, RegionInfo},
+    uapi::{self, IoeventfdRequest},
+    vfio::{self, InfoCaps, Mmap, RegionInfo},
 };
 use alias::Alias;
 use bars::Bars;
 use core::fmt::{self, Write};
 use kernel::{
     debugfs::Dir,
-    device,
-    mm::virt::VmaNew,
-    new_mutex,
+    new_mutex, pci,
     prelude::*,
     sync::Mutex,
     uaccess::{UserPtr, UserSlice},
 };
+use regions::Region;
 
 /// Per-device state of a device bound to vfio-pci-alias.
 #[pin_data]
 pub(crate) struct AliasDevice {
-    /// The debugfs view; first, so that it goes before what it shows.
+    /// The debugfs view, which holds a reference on the device: dropped at
+    /// unbinding.
     #[pin]
-    view: Mutex<Option<view::Files>>,
+    view: Mutex<Option<debugfs::Files>>,
     /// The aliases of this open of the device; emptied at the last close.
     #[pin]
-    aliases: RegionTable<Alias>,
+    aliases: RcuTable<Alias>,
     /// Core's `VFIO_DEVICE_GET_INFO` of the device can carry capabilities
     /// (then core answers it, and the alias count is patched in).
     info_caps: bool,
@@ -62,54 +68,25 @@ pub(crate) struct AliasDevice {
 /// A vfio device of this driver.
 type Device = vfio::Device<AliasDevice>;
 
-/// Where a region index points.
-enum Region {
-    /// A BAR: `vfio_pci_core` serves it, we keep its memory type.
-    Bar(usize),
-    /// One of our aliases, at this position of the table.
-    Alias(usize),
-    /// Anything else core serves (ROM, config, VGA, device regions).
-    Core,
-}
-
 impl AliasDevice {
-    /// Index of the first alias: after the fixed regions and those core
-    /// registered for the device at open.
-    fn alias_base(dev: &Device) -> u32 {
-        vfio::NUM_REGIONS + dev.core().dev_regions()
-    }
-
-    #[inline]
-    fn classify(dev: &Device, index: u64) -> Region {
-        let base = u64::from(Self::alias_base(dev));
-        if index < vfio::NUM_BARS as u64 {
-            Region::Bar(index as usize)
-        } else if index >= base && index - base < dev.aliases.len() as u64 {
-            Region::Alias((index - base) as usize)
-        } else {
-            Region::Core
-        }
-    }
-
     /// `VFIO_DEVICE_IOEVENTFD`. Core reads the request from user memory
     /// again, and acts on what it reads then, whatever we read: so our copy
     /// only decides answers that do not reach core, and core is called
-    /// inside every BAR's gate ([`bars::Bars::enter_all`]). No BAR changes
+    /// inside every BAR's gate ([`Bars::enter_all`]). No BAR changes
     /// mode meanwhile, and core finds a mapping to point an ioeventfd into
     /// only on a BAR that is uncached and core's; every other BAR has an
     /// error pointer there (`EBUSY`), for a new ioeventfd as for a removal,
     /// as none can exist there.
-    fn ioeventfd(dev: &Device, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioeventfd(dev: &Device, arg: usize) -> Result<isize> {
         let size = core::mem::size_of::<IoeventfdRequest>();
         let req: IoeventfdRequest = UserSlice::new(UserPtr::from_addr(arg), size)
             .reader()
             .read()?;
         // Core would take an alias's index for a region of its own.
-        if let Region::Alias(_) = Self::classify(dev, vfio::offset_to_index(req.0.offset)) {
+        if let Region::Alias(_) = regions::classify(dev, vfio::offset_to_index(req.0.offset)) {
             return Err(EINVAL);
         }
-        let _all = dev.bars.enter_all(dev.core())?;
-        dev.core().ioctl(cmd, arg)
+        dev.bars.enter_all(dev.core())?.ioeventfd(arg)
     }
 
     /// `read()` or `write()` of `count` bytes at `*pos`. An alias offset is
@@ -117,28 +94,19 @@ impl AliasDevice {
     ///
     /// A BAR's access runs inside its gate, so that the BAR's kernel
     /// mappings cannot change under it ([`Bars::enter`]): core's, by core,
-    /// or the BAR's own layout (write-combining, or windowed), by us. What
-    /// we serve ourselves wakes the device first, as core's read/write do.
+    /// or ours (write-combining, or windowed).
     #[inline]
     fn rw(dev: &Device, buf: UserPtr, count: usize, pos: &mut i64, write: bool) -> Result<isize> {
         // As core: nothing to do is done, whatever the offset.
         if count == 0 {
             return Ok(0);
         }
-        let core = dev.core();
-        let core_rw = |count: usize, at: &mut i64| {
-            if write {
-                core.write(buf, count, at)
-            } else {
-                core.read(buf, count, at)
-            }
-        };
         let offset = *pos as u64;
-        let (bar, at, count) = match Self::classify(dev, vfio::offset_to_index(offset)) {
-            Region::Core => return core_rw(count, pos),
+        let (bar, at, count) = match regions::classify(dev, vfio::offset_to_index(offset)) {
+            Region::Core => return dev.core().rw(buf, count, pos, write),
             Region::Bar(bar) => (bar, offset, count),
             Region::Alias(i) => {
-                let t = alias::target(dev, dev.bars.slots(), i)?;
+                let t = alias::span(dev, i)?;
                 let mut x = vfio::offset_in_region(offset);
                 let mut count = count;
                 if t.is_window() {
@@ -152,15 +120,7 @@ impl AliasDevice {
                 (t.index as usize, vfio::index_to_offset(t.index) | x, count)
             }
         };
-        let io = dev.bars.enter(core, bar)?;
-        let done = match io.layout() {
-            Some(layout) => {
-                let _awake = core.runtime_get()?;
-                layout.rw(core, buf, count, vfio::offset_in_region(at), write)?
-            }
-            None => core_rw(count, &mut (at as i64))?,
-        };
-        drop(io);
+        let done = dev.bars.enter(dev.core(), bar)?.rw(buf, count, at, write)?;
         *pos += done as i64;
         Ok(done)
     }
@@ -184,15 +144,15 @@ impl vfio::Driver for AliasDevice {
             .unwrap_or_default();
         try_pin_init!(Self {
             view <- new_mutex!(None),
-            aliases <- RegionTable::new(alias::MAX_ALIASES),
+            aliases <- RcuTable::new(alias::MAX_ALIASES),
             info_caps: core.info_caps_possible(),
             msix,
-            bars <- Bars::new(policy),
+            bars <- Bars::new(core, policy),
         })
     }
 
-    fn may_bind(dev: &device::Device, vendor: u16, device: u16) -> Result {
-        denylist::check(dev, vendor, device)
+    fn may_bind(pdev: &pci::Device) -> Result {
+        denylist::check(pdev)
     }
 
     fn bound(dev: &Device, debugfs: &Dir) {
@@ -221,48 +181,31 @@ impl vfio::Driver for AliasDevice {
         dev.core().close();
         // Aliases live for one open of the device, like core's own regions.
         dev.aliases.clear();
-        dev.bars.slots().clear();
+        dev.bars.cache().clear();
         dev.bars.reset();
     }
 
     #[inline]
     fn ioctl(dev: &Device, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
-            bindings::VPA_VFIO_DEVICE_GET_INFO => {
-                let aliases = dev.aliases.len() as u32;
-                // With aliases and no capability to report, the same answer
-                // as core's with the aliases counted, at core's cost.
-                if aliases > 0 && !dev.info_caps {
-                    return dev
-                        .core()
-                        .device_info_without_caps(arg, Self::alias_base(dev) + aliases);
-                }
-                let ret = dev.core().ioctl(cmd, arg)?;
-                // Core wrote `num_regions` (always: it is within the minimum
-                // size) as its own regions, which end where aliases begin.
-                // With aliases, one more user write; without, none.
-                if aliases > 0 {
-                    let field =
-                        arg + core::mem::offset_of!(bindings::vfio_device_info, num_regions);
-                    UserSlice::new(UserPtr::from_addr(field), 4)
-                        .writer()
-                        .write(&(Self::alias_base(dev) + aliases))?;
-                }
-                Ok(ret)
+            // Core's answer, with the aliases counted.
+            uapi::VFIO_DEVICE_GET_INFO => {
+                let regions = regions::alias_base(dev) + dev.aliases.len() as u32;
+                dev.core().device_info(arg, regions, dev.info_caps)
             }
-            bindings::VPA_VFIO_DEVICE_IOEVENTFD => Self::ioeventfd(dev, cmd, arg),
+            uapi::VFIO_DEVICE_IOEVENTFD => Self::ioeventfd(dev, arg),
             _ => dev.core().ioctl(cmd, arg),
         }
     }
 
     #[inline]
     fn region_info(dev: &Device, info: &mut RegionInfo, caps: &mut InfoCaps) -> Result {
-        match Self::classify(dev, u64::from(info.index)) {
+        match regions::classify(dev, u64::from(info.index)) {
             Region::Alias(i) => alias::region_info(dev, i, info, caps),
             Region::Bar(bar) => {
                 dev.core().region_info(info, caps)?;
                 if dev.bars.is_policy_wc(bar) {
-                    info.flags |= bindings::VFIO_REGION_INFO_FLAG_WC;
+                    info.flags |= uapi::VFIO_REGION_INFO_FLAG_WC;
                 }
                 Ok(())
             }
@@ -271,8 +214,7 @@ impl vfio::Driver for AliasDevice {
     }
 
     fn device_feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> Result {
-        if flags & bindings::VFIO_DEVICE_FEATURE_MASK == bindings::VFIO_DEVICE_FEATURE_ALIAS_REGION
-        {
+        if flags & uapi::VFIO_DEVICE_FEATURE_MASK == uapi::VFIO_DEVICE_FEATURE_ALIAS_REGION {
             alias::feature(dev, flags, arg, argsz)
         } else {
             dev.core().device_feature(flags, arg, argsz)
@@ -289,12 +231,11 @@ impl vfio::Driver for AliasDevice {
         Self::rw(dev, buf, count, pos, true)
     }
 
-    fn mmap(dev: &Device, vma: &VmaNew) -> Result {
-        let index = crate::vma::pgoff(vma) as u64 >> (vfio::OFFSET_SHIFT - bindings::PAGE_SHIFT);
-        match Self::classify(dev, index) {
-            Region::Bar(bar) => mapping::mmap_bar(dev, bar, vma),
-            Region::Alias(i) => mapping::mmap_alias(dev, i, vma),
-            Region::Core => dev.core().mmap(vma),
+    fn mmap(dev: &Device, vma: &Mmap<'_, Self>) -> Result {
+        match regions::classify(dev, vma.index()) {
+            Region::Bar(bar) => mmap::bar(dev, bar, vma),
+            Region::Alias(i) => mmap::alias(dev, i, dev.aliases.get(i).ok_or(EINVAL)?, vma),
+            Region::Core => vma.core_mmap(),
         }
     }
 }

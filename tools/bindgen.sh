@@ -11,7 +11,7 @@
 # The C flags are those the kernel used for its own bindings, read back from
 # the saved command of rust/bindings/bindings_generated.rs. Every type that the
 # kernel crate's bindings already define is blocklisted, so the generated code
-# refers to `kernel::bindings::<type>` (glob-imported by rust/bindings.rs)
+# refers to `kernel::bindings::<type>` (glob-imported by rust/staging/bindings.rs)
 # and `struct pci_dev` stays one Rust type across the two crates.
 
 set -euo pipefail

@@ -154,6 +154,7 @@ main() {
 	step build/clippy build_clean clippy
 	step build/module-w1 build_clean modules || finish
 	step build/rustfmt make -C "$repo" KDIR="$KDIR" fmt-check
+	step build/policy-only bash "$here/policy-only.sh"
 	step build/install install_check
 	step build/guest-programs guest_programs "$CACHE/guest-bin" || finish
 	step build/initramfs env VPA_GUEST_BIN="$CACHE/guest-bin/all" \

@@ -7,7 +7,3 @@
 #include <linux/vfio_pci_core.h>
 #include <uapi/linux/vfio_pci_alias.h>
 #include "../helpers/helpers.h"
-
-/* ioctl numbers are function-like macros, which bindgen cannot evaluate. */
-const unsigned int VPA_VFIO_DEVICE_GET_INFO = VFIO_DEVICE_GET_INFO;
-const unsigned int VPA_VFIO_DEVICE_IOEVENTFD = VFIO_DEVICE_IOEVENTFD;

@@ -1,37 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! vfio-pci's device denylist: functions with errata that make them unsafe
+//! vfio-pci's device denylist: functions with errata that make them dangerous
 //! to hand to an untrusted user. Refused with vfio-pci's messages, unless
 //! the `disable_denylist` module parameter says otherwise.
 
-use crate::bindings;
-use kernel::{device, prelude::*};
+use crate::staging::{params, pci::ids};
+use kernel::{pci, prelude::*};
 
 /// Intel device IDs vfio-pci refuses: QuickAssist PFs and VFs, DSA and IAA.
-const INTEL: [u32; 8] = [
-    bindings::PCI_DEVICE_ID_INTEL_QAT_C3XXX,
-    bindings::PCI_DEVICE_ID_INTEL_QAT_C3XXX_VF,
-    bindings::PCI_DEVICE_ID_INTEL_QAT_C62X,
-    bindings::PCI_DEVICE_ID_INTEL_QAT_C62X_VF,
-    bindings::PCI_DEVICE_ID_INTEL_QAT_DH895XCC,
-    bindings::PCI_DEVICE_ID_INTEL_QAT_DH895XCC_VF,
-    bindings::PCI_DEVICE_ID_INTEL_DSA_SPR0,
-    bindings::PCI_DEVICE_ID_INTEL_IAX_SPR0,
+const INTEL: [u16; 8] = [
+    ids::PCI_DEVICE_ID_INTEL_QAT_C3XXX,
+    ids::PCI_DEVICE_ID_INTEL_QAT_C3XXX_VF,
+    ids::PCI_DEVICE_ID_INTEL_QAT_C62X,
+    ids::PCI_DEVICE_ID_INTEL_QAT_C62X_VF,
+    ids::PCI_DEVICE_ID_INTEL_QAT_DH895XCC,
+    ids::PCI_DEVICE_ID_INTEL_QAT_DH895XCC_VF,
+    ids::PCI_DEVICE_ID_INTEL_DSA_SPR0,
+    ids::PCI_DEVICE_ID_INTEL_IAX_SPR0,
 ];
 
 /// Whether vfio-pci's denylist has the function with these IDs.
 fn listed(vendor: u16, device: u16) -> bool {
-    u32::from(vendor) == bindings::PCI_VENDOR_ID_INTEL && INTEL.contains(&u32::from(device))
+    vendor == pci::Vendor::INTEL.as_raw() && INTEL.contains(&device)
 }
 
 /// Whether the `disable_denylist` module parameter is set.
 pub(crate) fn disabled() -> bool {
-    // SAFETY: Reads a module parameter that only changes at load.
-    unsafe { bindings::vpa_disable_denylist() }
+    params::disable_denylist()
 }
 
-/// `EINVAL` if the function `dev` with these IDs is denylisted.
-pub(super) fn check(dev: &device::Device, vendor: u16, device: u16) -> Result {
+/// `EINVAL` if the function `pdev` is denylisted.
+pub(super) fn check(pdev: &pci::Device) -> Result {
+    let (vendor, device) = (pdev.vendor_id().as_raw(), pdev.device_id());
+    let dev = pdev.as_ref();
     if !listed(vendor, device) {
         return Ok(());
     }

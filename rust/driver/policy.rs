@@ -10,8 +10,8 @@
 //! nothing), or `prefetchable`: every prefetchable memory BAR that does not
 //! hold the MSI-X table. See Documentation/vfio-pci-alias.rst.
 
-use crate::{
-    bindings,
+use crate::staging::{
+    params,
     vfio::{self, CoreDevice, MsixTable, NUM_BARS},
 };
 use core::fmt;
@@ -115,11 +115,6 @@ fn msix_refusal(msix: MsixTable, bar: usize) -> Option<&'static str> {
     }
 }
 
-/// Whether `bar` is a prefetchable memory BAR.
-pub(crate) fn prefetchable(core: &CoreDevice, bar: usize) -> bool {
-    core.bar_flags(bar) & u64::from(bindings::IORESOURCE_PREFETCH) != 0
-}
-
 /// The BARs of `core` that `spec` makes write-combining. With `strict`, a
 /// listed BAR that cannot be write-combining is `EINVAL`; otherwise it is
 /// left out with a message (a module-wide default meets devices it was not
@@ -134,7 +129,7 @@ pub(crate) fn resolve(
     for bar in 0..NUM_BARS {
         let wanted = match spec {
             Spec::Bars(bars) => bars.contains(bar),
-            Spec::Prefetchable => core.bar_mmap_capable(bar) && prefetchable(core, bar),
+            Spec::Prefetchable => core.bar_mmap_capable(bar) && core.bar_prefetchable(bar),
         };
         if !wanted {
             continue;
@@ -156,9 +151,7 @@ pub(crate) fn resolve(
 /// The `wc` module parameter, parsed. `EINVAL` with a message naming the
 /// parameter if it is not valid, which refuses the load.
 pub(crate) fn module_default() -> Result<Spec> {
-    // SAFETY: The parameter is a NUL-terminated string that only changes at
-    // load (permission 0444).
-    let text = unsafe { CStr::from_char_ptr(bindings::vpa_wc_param()) };
+    let text = params::wc();
     Spec::parse(text.to_bytes()).inspect_err(|_| {
         pr_err!(
             "wc={:?}: expected BAR numbers 0-5 separated by commas, \"none\" or \"prefetchable\"\n",

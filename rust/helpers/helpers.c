@@ -57,23 +57,12 @@ void vpa_cond_resched(void)
 	cond_resched();
 }
 
-unsigned long long vpa_bar_start(struct pci_dev *pdev, int bar)
-{
-	return pci_resource_start(pdev, bar);
-}
-
-unsigned long long vpa_bar_len(struct pci_dev *pdev, int bar)
-{
-	return pci_resource_len(pdev, bar);
-}
-
-void vpa_vma_setup_pfnmap(struct vm_area_struct *vma, bool wc)
+void vpa_vma_set_pfnmap(struct vm_area_struct *vma, bool wc)
 {
 	vma->vm_page_prot = wc ? pgprot_writecombine(vma->vm_page_prot) :
 				 pgprot_noncached(vma->vm_page_prot);
 	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);
-	vm_flags_set(vma, VM_ALLOW_ANY_UNCACHED | VM_IO | VM_PFNMAP |
-			  VM_DONTEXPAND | VM_DONTDUMP);
+	vm_flags_set(vma, VM_ALLOW_ANY_UNCACHED | VM_PFNMAP);
 }
 
 unsigned int vpa_pmd_pfnmap_order(void)
@@ -84,18 +73,6 @@ unsigned int vpa_pmd_pfnmap_order(void)
 unsigned int vpa_pud_pfnmap_order(void)
 {
 	return IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP) ? PUD_ORDER : 0;
-}
-
-int vpa_msix_table_bar(struct pci_dev *pdev)
-{
-	u32 table;
-
-	if (!pdev->msix_cap)
-		return -1;
-	if (pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table) ||
-	    PCI_POSSIBLE_ERROR(table))
-		return -2;
-	return table & PCI_MSIX_TABLE_BIR;
 }
 
 /*

@@ -21,7 +21,7 @@ void vpa_put_core_device(struct vfio_pci_core_device *vdev);
 const struct vfio_pci_device_ops *vpa_core_pci_ops(void);
 
 /*
- * RCU pointer primitives for rust/region_table.rs. The slot is a
+ * RCU pointer primitives for rust/staging/sync/rcu_table.rs. The slot is a
  * `T __rcu *` owned by the table; keeping rcu_dereference() in C keeps its
  * PROVE_RCU check ("suspicious RCU usage") for the Rust readers.
  */
@@ -35,26 +35,17 @@ void vpa_cond_resched(void);
 struct pci_dev;
 struct vm_area_struct;
 
-/* pci_resource_start() and pci_resource_len() of a BAR. */
-unsigned long long vpa_bar_start(struct pci_dev *pdev, int bar);
-unsigned long long vpa_bar_len(struct pci_dev *pdev, int bar);
-
 /*
- * Page protection and flags of a BAR mapping, as vfio_pci_core_mmap() sets
- * them, except that @wc selects pgprot_writecombine() over
- * pgprot_noncached().
+ * Page protection of a BAR mapping, as vfio_pci_core_mmap() sets it, except
+ * that @wc selects pgprot_writecombine() over pgprot_noncached(), and the
+ * flags the kernel crate has no setter for (VM_PFNMAP, VM_ALLOW_ANY_UNCACHED).
  */
-void vpa_vma_setup_pfnmap(struct vm_area_struct *vma, bool wc);
+void vpa_vma_set_pfnmap(struct vm_area_struct *vma, bool wc);
 
 /* PMD_ORDER and PUD_ORDER where the architecture maps PFNs that large, else 0. */
 unsigned int vpa_pmd_pfnmap_order(void);
 unsigned int vpa_pud_pfnmap_order(void);
 
-/*
- * The BAR indicator of the MSI-X table (PCI_MSIX_TABLE_BIR), -1 without MSI-X,
- * -2 if the device does not answer (reads as ~0, as in D3cold).
- */
-int vpa_msix_table_bar(struct pci_dev *pdev);
 
 /*
  * ioremap(), ioremap_wc() and pci_iomap(..., 0), as functions fail_function
@@ -100,12 +91,12 @@ bool vpa_reset_works(struct vfio_pci_core_device *vdev);
 bool vpa_wc_supported(void);
 
 /*
- * Per-CPU counters for rust/gate.rs: @n zeroed unsigned longs per CPU
- * (NULL if out of memory), and the sum of counter @i over the possible CPUs.
- * A reader of a gate makes one call each way (under TCG, and without
- * cross-language inlining, every call on the fd path shows): an increment of
- * counter @i that is a full barrier, then smp_load_acquire() of @word; or a
- * full barrier, the increment, a full barrier, then READ_ONCE() of @word.
+ * Per-CPU counters for rust/staging/sync/percpu_rw.rs: @n zeroed unsigned
+ * longs per CPU (NULL if out of memory), and the sum of counter @i over the
+ * possible CPUs. A reader makes one call each way, so that each is a single
+ * call on the fd path: an increment of counter @i that is a full barrier,
+ * then smp_load_acquire() of @word; or a full barrier, the increment, a full
+ * barrier, then READ_ONCE() of @word.
  */
 unsigned long __percpu *vpa_alloc_percpu_counters(unsigned int n);
 void vpa_free_percpu_counters(unsigned long __percpu *counters);

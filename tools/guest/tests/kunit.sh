@@ -6,7 +6,7 @@
 
 . /vpa/lib.sh
 
-SUITES="vfio_pci_alias_region_table vfio_pci_alias_denylist vfio_pci_alias_gate vfio_pci_alias_windows vfio_pci_alias_policy"
+SUITES="vfio_pci_alias_rcu_table vfio_pci_alias_denylist vfio_pci_alias_percpu_rw vfio_pci_alias_alias_cache vfio_pci_alias_policy"
 
 main() {
 	local rc=0 n

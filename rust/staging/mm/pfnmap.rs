@@ -9,11 +9,12 @@
 //! success, fork, split and unmap, so the owner can count live mappings),
 //! and `fault`/`huge_fault` that insert PFNs.
 
-use crate::bindings;
+use crate::staging::bindings;
 use core::marker::PhantomData;
 use kernel::{
     ffi::c_uint,
     mm::virt::{VmaNew, VmaRef},
+    prelude::*,
     types::Opaque,
 };
 
@@ -62,26 +63,31 @@ impl Fault {
 }
 
 /// The callbacks of a PFN-mapped VMA owned by an `Owner`, which
-/// `vm_private_data` points to and which outlives the VMA.
+/// `vm_private_data` points to and which outlives the VMA. A tag below
+/// [`MAX_TAGS`] given at install tells the VMAs of one owner apart (the
+/// operations table holds it: `vm_private_data` is taken by the owner).
 pub(crate) trait PfnMapOps: Sized + Sync + 'static {
     /// The object the VMA belongs to.
     type Owner: Sync;
 
     /// A new VMA now shares the mapping (fork, split, mremap).
-    fn open(owner: &Self::Owner, vma: &VmaRef);
+    fn open(owner: &Self::Owner, tag: usize, vma: &VmaRef);
 
     /// A VMA of the mapping goes away.
-    fn close(owner: &Self::Owner, vma: &VmaRef);
+    fn close(owner: &Self::Owner, tag: usize, vma: &VmaRef);
 
     /// Serves a fault at page order `order` (0 for a page). Returns a
     /// `vm_fault_t`.
-    fn fault(owner: &Self::Owner, vmf: &Fault, order: u32) -> VmFault;
+    fn fault(owner: &Self::Owner, tag: usize, vmf: &Fault, order: u32) -> VmFault;
 }
 
-/// The `vm_operations_struct` of a [`PfnMapOps`].
-pub(crate) struct PfnMap<T>(PhantomData<T>);
+/// Number of distinct tags of [`PfnMap::install_tagged`].
+pub(crate) const MAX_TAGS: usize = 64;
 
-impl<T: PfnMapOps> PfnMap<T> {
+/// The `vm_operations_struct` of a [`PfnMapOps`] for VMAs of tag `TAG`.
+struct Tagged<T, const TAG: usize>(PhantomData<T>);
+
+impl<T: PfnMapOps, const TAG: usize> Tagged<T, TAG> {
     const OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
         open: Some(Self::open),
         close: Some(Self::close),
@@ -91,64 +97,41 @@ impl<T: PfnMapOps> PfnMap<T> {
         ..unsafe { core::mem::zeroed() }
     };
 
-    /// Sets up `vma`, being created by `mmap()`, as a PFN map of `owner`:
-    /// flags and page protection as vfio-pci sets them (write-combining if
-    /// `wc`), `vm_pgoff` (see the caller for what it means) and these ops.
-    ///
-    /// The caller accounts for this first mapping itself: `open` is not
-    /// called for it, `close` is.
-    ///
     /// # Safety
     ///
-    /// `owner` must outlive the VMA (vfio: the VMA holds the device file).
-    pub(crate) unsafe fn install(vma: &VmaNew, owner: &T::Owner, pgoff: usize, wc: bool) {
-        let raw = vma.as_ptr();
-        // SAFETY: The VMA is being set up by `mmap()`, so we may change its
-        // flags, protection, offset, private data and ops; `OPS` is static
-        // (a promoted constant) and `owner` outlives the VMA.
-        unsafe {
-            bindings::vpa_vma_setup_pfnmap(raw, wc);
-            (*raw).vm_pgoff = pgoff;
-            (*raw).vm_private_data = core::ptr::from_ref(owner).cast_mut().cast();
-            (*raw).vm_ops = &Self::OPS;
-        }
-    }
-
-    /// # Safety
-    ///
-    /// `vma` must have been set up by [`Self::install`].
+    /// `vma` must have been set up by [`PfnMap::install_ops`] for `T`.
     unsafe fn owner<'a>(vma: *mut bindings::vm_area_struct) -> &'a T::Owner {
-        // SAFETY: `install` stored a valid owner that outlives the VMA.
+        // SAFETY: `install_ops` stored a valid owner that outlives the VMA.
         unsafe { &*(*vma).vm_private_data.cast::<T::Owner>() }
     }
 
     /// # Safety
     ///
-    /// Called by the mm on a VMA set up by [`Self::install`].
+    /// Called by the mm on a VMA set up by [`PfnMap::install_ops`].
     unsafe extern "C" fn open(vma: *mut bindings::vm_area_struct) {
         // SAFETY: The mm calls `open` on a valid VMA of ours with the mmap
         // lock held.
         let (owner, vma) = unsafe { (Self::owner(vma), VmaRef::from_raw(vma)) };
-        T::open(owner, vma)
+        T::open(owner, TAG, vma)
     }
 
     /// # Safety
     ///
-    /// Called by the mm on a VMA set up by [`Self::install`].
+    /// Called by the mm on a VMA set up by [`PfnMap::install_ops`].
     unsafe extern "C" fn close(vma: *mut bindings::vm_area_struct) {
         // SAFETY: As for `open`.
         let (owner, vma) = unsafe { (Self::owner(vma), VmaRef::from_raw(vma)) };
-        T::close(owner, vma)
+        T::close(owner, TAG, vma)
     }
 
     /// # Safety
     ///
-    /// Called by the mm for a fault on a VMA set up by [`Self::install`].
+    /// Called by the mm for a fault on a VMA set up by [`PfnMap::install_ops`].
     unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> VmFault {
         // SAFETY: The mm passes a valid fault on a VMA of ours.
         let fault = unsafe { &*vmf.cast::<Fault>() };
         // SAFETY: As above.
-        T::fault(unsafe { Self::owner(fault.vma()) }, fault, 0)
+        T::fault(unsafe { Self::owner(fault.vma()) }, TAG, fault, 0)
     }
 
     /// # Safety
@@ -158,7 +141,86 @@ impl<T: PfnMapOps> PfnMap<T> {
         // SAFETY: The mm passes a valid fault on a VMA of ours.
         let fault = unsafe { &*vmf.cast::<Fault>() };
         // SAFETY: As above.
-        T::fault(unsafe { Self::owner(fault.vma()) }, fault, order)
+        T::fault(unsafe { Self::owner(fault.vma()) }, TAG, fault, order)
+    }
+}
+
+/// The operations table of tag `$tag` of `$t`, for a tag among `$n`.
+macro_rules! tagged_ops {
+    ($t:ty, $tag:expr; $($n:literal)*) => {
+        match $tag {
+            $($n => Some(&Tagged::<$t, $n>::OPS),)*
+            _ => None,
+        }
+    };
+}
+
+/// Installs the VMAs of a [`PfnMapOps`].
+pub(crate) struct PfnMap<T>(PhantomData<T>);
+
+impl<T: PfnMapOps> PfnMap<T> {
+    /// Sets up `vma`, being created by `mmap()`, as a PFN map of `owner`:
+    /// flags and page protection as vfio-pci sets them (write-combining if
+    /// `wc`), `vm_pgoff` (see the caller for what it means) and `T`'s
+    /// operations, with tag 0.
+    ///
+    /// The caller accounts for this first mapping itself: `open` is not
+    /// called for it, `close` is.
+    ///
+    /// # Safety
+    ///
+    /// `owner` must outlive the VMA (vfio: the VMA holds the device file).
+    pub(crate) unsafe fn install(vma: &VmaNew, owner: &T::Owner, pgoff: usize, wc: bool) {
+        // SAFETY: By the safety requirements.
+        unsafe { Self::install_ops(vma, owner, pgoff, wc, &Tagged::<T, 0>::OPS) }
+    }
+
+    /// [`Self::install`] with tag `tag`: `EINVAL` unless below [`MAX_TAGS`],
+    /// and the VMA is left as it was.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::install`].
+    pub(crate) unsafe fn install_tagged(
+        vma: &VmaNew,
+        owner: &T::Owner,
+        pgoff: usize,
+        wc: bool,
+        tag: usize,
+    ) -> Result {
+        let ops = tagged_ops!(T, tag;
+            0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27
+            28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51
+            52 53 54 55 56 57 58 59 60 61 62 63)
+        .ok_or(EINVAL)?;
+        // SAFETY: By the safety requirements.
+        unsafe { Self::install_ops(vma, owner, pgoff, wc, ops) };
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::install`]; `ops` is a [`Tagged`] table of `T`.
+    unsafe fn install_ops(
+        vma: &VmaNew,
+        owner: &T::Owner,
+        pgoff: usize,
+        wc: bool,
+        ops: &'static bindings::vm_operations_struct,
+    ) {
+        vma.set_io();
+        vma.set_dontexpand();
+        vma.set_dontdump();
+        let raw = vma.as_ptr();
+        // SAFETY: The VMA is being set up by `mmap()`, so we may change its
+        // flags, protection, offset, private data and ops; `ops` is static
+        // and `owner` outlives the VMA.
+        unsafe {
+            bindings::vpa_vma_set_pfnmap(raw, wc);
+            (*raw).vm_pgoff = pgoff;
+            (*raw).vm_private_data = core::ptr::from_ref(owner).cast_mut().cast();
+            (*raw).vm_ops = ops;
+        }
     }
 }
 

@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Gates that readers pass without writing shared memory, and that a writer
-//! closes only while nobody is inside, without ever waiting for a reader.
+//! A per-CPU reader/writer gate: readers pass without writing shared memory,
+//! and a writer gets in only while no reader is inside, without ever waiting
+//! for one (a try-lock).
 //!
-//! [`Gates`] has `N` slots. A reader entering slot `i` counts itself in this
+//! C header: [`include/linux/percpu.h`](srctree/include/linux/percpu.h)
+//!
+//! Why here: 7.3's kernel crate has no per-CPU counters and no
+//! `percpu_rw_semaphore`; the latter would also make the writer wait.
+//!
+//! [`PercpuRw`] has `N` slots. A reader entering slot `i` counts itself in this
 //! CPU's `entered[i]` and then checks that the slot is open; leaving, it
 //! counts itself in `left[i]` of whatever CPU it runs on then. A writer marks
 //! the slot closed, sums `left[i]` over all CPUs and then `entered[i]`:
@@ -15,7 +21,7 @@
 //! mm's `mmap_lock`, which the reader may need to copy to userspace).
 //!
 //! Why equal sums are exact (the barriers are the `smp_mb()`s of
-//! [`Gates::enter`], [`Inside::drop`] and [`Gates::try_close`]; the
+//! [`PercpuRw::read`], [`ReadGuard::drop`] and [`PercpuRw::try_write`]; the
 //! counting ones are in the C helpers, next to the increment):
 //!
 //! - every `left` the writer counts belongs to a reader whose `entered` it
@@ -31,14 +37,13 @@
 //! every counted reader has left; the uncounted ones never got in.
 //!
 //! Each gate also holds a small value (a few bits the user defines, such as
-//! the memory type of what the gate keeps), in the same word as the mark and
-//! read in the same step: a reader that gets in sees the value the last
-//! writer left before opening the gate. A reader's cost
-//! is two calls into C, each a per-CPU increment between its barriers and one
-//! read of the gate's word; the word is the only shared memory it touches,
-//! and it only reads it.
+//! the memory type of what the gate keeps), in the same word as the mark:
+//! [`PercpuRw::open_value`] reads both in one step, and [`ReadGuard::leave`]
+//! returns the value as of leaving. A reader makes two calls into C, each
+//! a per-CPU increment between its barriers and one read of the gate's word;
+//! the word is the only shared memory it touches, and it only reads it.
 
-use crate::bindings;
+use crate::staging::bindings;
 use core::{
     mem::ManuallyDrop,
     ptr::{self, NonNull},
@@ -65,8 +70,8 @@ const VALUE_BITS: u32 = !CLOSED;
 /// `counters` is a per-CPU allocation of `2 * N` counters per CPU, made by
 /// `vpa_alloc_percpu_counters()` and owned by this value: `entered[i]` at
 /// index `i`, `left[i]` at index `N + i`. The [`CLOSED`] bit of `words[i]`
-/// is set only by a [`Closed`] of gate `i`, and cleared only when it drops.
-pub(crate) struct Gates<const N: usize> {
+/// is set only by a [`WriteGuard`] of gate `i`, and cleared only when it drops.
+pub(crate) struct PercpuRw<const N: usize> {
     counters: NonNull<c_ulong>,
     /// Per gate: [`CLOSED`] and the value.
     words: [Atomic<u32>; N],
@@ -74,24 +79,23 @@ pub(crate) struct Gates<const N: usize> {
 
 // SAFETY: The counters are per-CPU memory only changed by atomic increments
 // and read with `READ_ONCE()`; the words are atomics.
-unsafe impl<const N: usize> Send for Gates<N> {}
+unsafe impl<const N: usize> Send for PercpuRw<N> {}
 // SAFETY: As for `Send`.
-unsafe impl<const N: usize> Sync for Gates<N> {}
+unsafe impl<const N: usize> Sync for PercpuRw<N> {}
 
-/// A reader inside one gate; leaves on drop (or with [`Inside::leave`]).
-pub(crate) struct Inside<'a, const N: usize> {
-    gates: &'a Gates<N>,
+/// A reader inside one gate; leaves on drop (or with [`ReadGuard::leave`]).
+pub(crate) struct ReadGuard<'a, const N: usize> {
+    gates: &'a PercpuRw<N>,
     slot: usize,
-    value: u32,
 }
 
 /// One gate closed, with nobody inside; opens again on drop.
-pub(crate) struct Closed<'a, const N: usize> {
-    gates: &'a Gates<N>,
+pub(crate) struct WriteGuard<'a, const N: usize> {
+    gates: &'a PercpuRw<N>,
     slot: usize,
 }
 
-impl<const N: usize> Gates<N> {
+impl<const N: usize> PercpuRw<N> {
     /// `N` open gates, each of value 0.
     pub(crate) fn new() -> Result<Self> {
         let n = u32::try_from(2 * N).map_err(|_| EINVAL)?;
@@ -163,17 +167,13 @@ impl<const N: usize> Gates<N> {
 
     /// Enters gate `slot`, unless it is closed (or there is no such gate).
     #[inline]
-    pub(crate) fn enter(&self, slot: usize) -> Option<Inside<'_, N>> {
+    pub(crate) fn read(&self, slot: usize) -> Option<ReadGuard<'_, N>> {
         if slot >= N {
             return None;
         }
         // Acquire: what the writer did while closed is visible inside.
         let word = self.count_entry(slot);
-        let inside = Inside {
-            gates: self,
-            slot,
-            value: word & VALUE_BITS,
-        };
+        let inside = ReadGuard { gates: self, slot };
         if word & CLOSED != 0 {
             // Leaves again (it never touched what the gate keeps).
             return None;
@@ -183,7 +183,7 @@ impl<const N: usize> Gates<N> {
 
     /// Closes gate `slot` if nobody is inside it and no other writer has it
     /// closed; never waits.
-    pub(crate) fn try_close(&self, slot: usize) -> Option<Closed<'_, N>> {
+    pub(crate) fn try_write(&self, slot: usize) -> Option<WriteGuard<'_, N>> {
         if slot >= N {
             return None;
         }
@@ -199,7 +199,7 @@ impl<const N: usize> Gates<N> {
                 Err(now) => word = now,
             }
         }
-        let closed = Closed { gates: self, slot };
+        let closed = WriteGuard { gates: self, slot };
         let left = self.sum(N + slot);
         // Barrier C: exits are read before entries.
         smp_mb(barrier::Full);
@@ -250,25 +250,18 @@ impl<const N: usize> Gates<N> {
     }
 }
 
-impl<const N: usize> Drop for Gates<N> {
+impl<const N: usize> Drop for PercpuRw<N> {
     fn drop(&mut self) {
         // SAFETY: By the type invariants we own the allocation; nothing can
-        // be inside a gate any more (`Inside` borrows `self`).
+        // be inside a gate any more (`ReadGuard` borrows `self`).
         unsafe { bindings::vpa_free_percpu_counters(self.counters.as_ptr()) };
     }
 }
 
-impl<const N: usize> Inside<'_, N> {
-    /// The gate's value when this reader entered; it cannot have changed
-    /// since if writers only change it with the gate closed.
-    #[inline]
-    pub(crate) fn value(&self) -> u32 {
-        self.value
-    }
-
+impl<const N: usize> ReadGuard<'_, N> {
     /// Leaves, and returns the gate's value read after leaving: ordered
     /// after the exit is counted by a full barrier, which pairs with the
-    /// one of [`Gates::try_close`] (either the writer sees this reader gone,
+    /// one of [`PercpuRw::try_write`] (either the writer sees this reader gone,
     /// or this reader sees what the writer set before closing).
     #[inline]
     pub(crate) fn leave(self) -> u32 {
@@ -277,7 +270,7 @@ impl<const N: usize> Inside<'_, N> {
     }
 }
 
-impl<const N: usize> Drop for Inside<'_, N> {
+impl<const N: usize> Drop for ReadGuard<'_, N> {
     fn drop(&mut self) {
         // With barrier B: what the reader did inside happens before its exit
         // is counted.
@@ -285,7 +278,7 @@ impl<const N: usize> Drop for Inside<'_, N> {
     }
 }
 
-impl<const N: usize> Drop for Closed<'_, N> {
+impl<const N: usize> Drop for WriteGuard<'_, N> {
     fn drop(&mut self) {
         // Release: what the writer did while closed is visible to the
         // readers that see the gate open. By the type invariants only this
@@ -295,44 +288,43 @@ impl<const N: usize> Drop for Closed<'_, N> {
 }
 
 #[cfg(not(vpa_drop_in))]
-#[kunit_tests(vfio_pci_alias_gate)]
+#[kunit_tests(vfio_pci_alias_percpu_rw)]
 mod tests {
     use super::*;
 
     #[test]
     fn closes_only_when_empty() -> Result {
-        let gates = Gates::<2>::new()?;
-        let a = gates.enter(0).ok_or(EINVAL)?;
-        let b = gates.enter(0).ok_or(EINVAL)?;
+        let gates = PercpuRw::<2>::new()?;
+        let a = gates.read(0).ok_or(EINVAL)?;
+        let b = gates.read(0).ok_or(EINVAL)?;
         assert_eq!(gates.inside(0), 2);
-        assert!(gates.try_close(0).is_none());
+        assert!(gates.try_write(0).is_none());
         // The other gate is independent.
-        assert!(gates.try_close(1).is_some());
+        assert!(gates.try_write(1).is_some());
         drop(a);
-        assert!(gates.try_close(0).is_none());
+        assert!(gates.try_write(0).is_none());
         drop(b);
         assert_eq!(gates.inside(0), 0);
-        let closed = gates.try_close(0).ok_or(EINVAL)?;
-        // Closed: readers and other writers are refused.
-        assert!(gates.enter(0).is_none());
-        assert!(gates.try_close(0).is_none());
+        let closed = gates.try_write(0).ok_or(EINVAL)?;
+        // WriteGuard: readers and other writers are refused.
+        assert!(gates.read(0).is_none());
+        assert!(gates.try_write(0).is_none());
         assert_eq!(gates.inside(0), 0);
         drop(closed);
         // Open again; a value set while closed is what readers see.
-        let closed = gates.try_close(0).ok_or(EINVAL)?;
+        let closed = gates.try_write(0).ok_or(EINVAL)?;
         gates.set_value(0, 5);
         drop(closed);
         assert_eq!(gates.value(0), 5);
-        let c = gates.enter(0).ok_or(EINVAL)?;
-        assert_eq!(c.value(), 5);
-        assert!(gates.try_close(0).is_none());
+        let c = gates.read(0).ok_or(EINVAL)?;
+        assert!(gates.try_write(0).is_none());
         // A reader leaving sees a value set while it was inside.
         gates.set_value(0, 3);
         assert_eq!(c.leave(), 3);
         // What a user keeping its own count sees: the value while open,
         // nothing while closed.
         assert_eq!(gates.open_value(0), Some(3));
-        let closed = gates.try_close(0).ok_or(EINVAL)?;
+        let closed = gates.try_write(0).ok_or(EINVAL)?;
         assert_eq!(gates.open_value(0), None);
         drop(closed);
         assert_eq!(gates.open_value(0), Some(3));

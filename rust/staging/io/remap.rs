@@ -9,7 +9,7 @@
 //! as long as it lives: that is what makes later user mappings of the same
 //! pages come out with the same type.
 
-use crate::bindings;
+use crate::staging::bindings;
 use kernel::{ffi::c_void, prelude::*};
 
 /// A kernel mapping of `len` bytes of device memory.

@@ -12,21 +12,37 @@
 //! driver does not implement go straight to the `vfio_pci_core` function, so
 //! behaviour equals vfio-pci's unless a method overrides it.
 //!
-//! Layout: [`core_device`] wraps `vfio_pci_core`'s device, [`info`] the uAPI
-//! values a driver fills in, [`driver`] the trait and the `vfio_device_ops`
-//! glue, [`registration`] probe and remove.
+//! Layout: [`core_device`] wraps `vfio_pci_core`'s device and its entry
+//! points, [`pci_bars`] what it says about its regions, [`bar_maps`] the
+//! hand-over of BAR kernel mappings between core and the driver, [`bar_io`]
+//! read/write through the driver's mappings, [`memory_lock`] core's lock of
+//! BAR faults, [`info`] the uAPI values a driver fills in, [`driver`] the
+//! trait and the `vfio_device_ops` glue, [`mmap`] the VMAs of a device's
+//! file, [`device_ref`] a counted reference on a device, [`registration`]
+//! probe and remove.
 
+mod bar_io;
+mod bar_maps;
 mod core_device;
+mod device_ref;
 mod driver;
 mod info;
+mod memory_lock;
+mod mmap;
+mod pci_bars;
 mod registration;
 
-pub(crate) use core_device::{CoreDevice, MemoryLocked, MsixTable};
+pub(crate) use bar_maps::{BarMaps, BarRead, BarWrite};
+pub(crate) use core_device::CoreDevice;
+pub(crate) use device_ref::DeviceRef;
 pub(crate) use driver::{Device, Driver, Ops};
 pub(crate) use info::{InfoCaps, RegionInfo};
+pub(crate) use memory_lock::MemoryLocked;
+pub(crate) use mmap::Mmap;
+pub(crate) use pci_bars::MsixTable;
 pub(crate) use registration::Registration;
 
-use crate::bindings;
+use crate::staging::bindings;
 
 /// Number of standard BARs, and the first region index after them.
 pub(crate) const NUM_BARS: usize = bindings::PCI_STD_NUM_BARS as usize;

@@ -4,9 +4,9 @@
 //! remove do it.
 
 use super::{Device, Driver, Ops};
-use crate::bindings;
+use crate::staging::bindings;
 use core::marker::PhantomData;
-use kernel::{debugfs::Dir, device, error::from_err_ptr, ffi::c_int, prelude::*};
+use kernel::{debugfs::Dir, error::from_err_ptr, ffi::c_int, pci, prelude::*};
 
 /// An owned reference to a registered variant device.
 ///
@@ -32,10 +32,9 @@ impl<T: Driver> Registration<T> {
     pub(crate) unsafe fn probe(pdev: *mut bindings::pci_dev, debugfs: &Dir) -> Result {
         // SAFETY: `pdev` is valid while it is being probed.
         let dev = unsafe { &raw mut (*pdev).dev };
-        // SAFETY: As above; the IDs are set at enumeration.
-        let (vendor, device) = unsafe { ((*pdev).vendor, (*pdev).device) };
-        // SAFETY: `dev` is valid while it is being probed.
-        T::may_bind(unsafe { device::Device::from_raw(dev) }, vendor, device)?;
+        // SAFETY: `pdev` is valid while it is being probed; `pci::Device` is
+        // a transparent wrapper of `struct pci_dev`.
+        T::may_bind(unsafe { &*pdev.cast::<pci::Device>() })?;
         // SAFETY: `dev` is a valid device; `Ops::<T>::OPS` is static and
         // matches the allocation size.
         let core = from_err_ptr(unsafe {

@@ -6,18 +6,18 @@
 //! All of the unsafe glue between `vfio_device_ops` and [`Driver`] is in this
 //! file.
 
-use super::{CoreDevice, InfoCaps, RegionInfo};
-use crate::{
+use super::{CoreDevice, InfoCaps, Mmap, RegionInfo};
+use crate::staging::{
     bindings,
     sysfs::{Attr, AttrOwner},
 };
 use core::{marker::PhantomData, ops::Deref, ptr};
 use kernel::{
     debugfs::Dir,
-    device,
     error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
     ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
     mm::virt::VmaNew,
+    pci,
     prelude::*,
     str::as_char_ptr_in_const_context,
     uaccess::UserPtr,
@@ -84,16 +84,16 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
     }
 
     /// `mmap` of the device fd.
-    fn mmap(_dev: &Device<Self>, _vma: &VmaNew) -> Result {
+    fn mmap(_dev: &Device<Self>, _vma: &Mmap<'_, Self>) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// sysfs attributes of the devices this driver binds.
     const ATTRS: &'static [Attr<Device<Self>>] = &[];
 
-    /// Whether the driver may bind the PCI function `dev` with these IDs;
-    /// the error fails the probe.
-    fn may_bind(_dev: &device::Device, _vendor: u16, _device: u16) -> Result {
+    /// Whether the driver may bind the PCI function `pdev`; the error fails
+    /// the probe.
+    fn may_bind(_pdev: &pci::Device) -> Result {
         Ok(())
     }
 
@@ -403,6 +403,6 @@ impl<T: Driver> Ops<T> {
         let dev = unsafe { Device::<T>::from_vfio(vdev) };
         // SAFETY: The VMA is being set up by `mmap()` and valid for the call.
         let vma = unsafe { VmaNew::from_raw(vma) };
-        from_result(|| T::mmap(dev, vma).map(|()| 0))
+        from_result(|| T::mmap(dev, &Mmap::new(dev, vma)).map(|()| 0))
     }
 }

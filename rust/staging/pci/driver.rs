@@ -10,7 +10,7 @@
 //! has per module: its sysfs attribute group ([`sysfs::Groups`]) and its
 //! debugfs directory.
 
-use crate::{bindings, sysfs, vfio};
+use crate::staging::{bindings, sysfs, vfio};
 use core::marker::PhantomData;
 use kernel::{
     debugfs::Dir,

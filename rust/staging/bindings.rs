@@ -34,4 +34,4 @@ use kernel::ffi;
 #[allow(unused_imports)]
 use pin_init::MaybeZeroable;
 
-include!("generated/vpa_bindings.rs");
+include!("../generated/vpa_bindings.rs");

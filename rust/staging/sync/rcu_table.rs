@@ -13,9 +13,9 @@
 //! A writer takes the mutex, builds a larger vector with the new entry,
 //! publishes it with `rcu_assign_pointer()`, drops the mutex and frees the old
 //! vector only after `synchronize_rcu()`. Entries never move to another index,
-//! so an index handed out stays valid until [`RegionTable::clear`].
+//! so an index handed out stays valid until [`RcuTable::clear`].
 
-use crate::bindings;
+use crate::staging::bindings;
 use core::{cell::UnsafeCell, ptr};
 use kernel::{
     ffi::c_void,
@@ -42,11 +42,11 @@ struct Snapshot<T> {
 ///   freed only after an RCU grace period, so a pointer read inside a read-side
 ///   critical section stays valid until that section ends.
 /// - The published snapshot never holds more than `capacity` entries, and an
-///   entry's index never changes until [`RegionTable::clear`].
+///   entry's index never changes until [`RcuTable::clear`].
 /// - `len` is the number of entries of the published snapshot: written with
 ///   `writer` held, after the snapshot is published.
 #[pin_data(PinnedDrop)]
-pub(crate) struct RegionTable<T: Copy + Send + Sync> {
+pub(crate) struct RcuTable<T: Copy + Send + Sync> {
     #[pin]
     writer: Mutex<()>,
     current: UnsafeCell<*mut Snapshot<T>>,
@@ -57,11 +57,11 @@ pub(crate) struct RegionTable<T: Copy + Send + Sync> {
 
 // SAFETY: `current` is only written under `writer` and read under RCU; the
 // entries are `Send + Sync` and only copied out.
-unsafe impl<T: Copy + Send + Sync> Send for RegionTable<T> {}
+unsafe impl<T: Copy + Send + Sync> Send for RcuTable<T> {}
 // SAFETY: As for `Send`.
-unsafe impl<T: Copy + Send + Sync> Sync for RegionTable<T> {}
+unsafe impl<T: Copy + Send + Sync> Sync for RcuTable<T> {}
 
-/// Where [`RegionTable::insert_unique`] put an entry.
+/// Where [`RcuTable::insert_unique`] put an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Inserted {
     /// A new entry at this index.
@@ -79,7 +79,7 @@ impl Inserted {
     }
 }
 
-impl<T: Copy + Send + Sync> RegionTable<T> {
+impl<T: Copy + Send + Sync> RcuTable<T> {
     /// Creates an empty table that holds at most `capacity` entries.
     pub(crate) fn new(capacity: usize) -> impl PinInit<Self> {
         pin_init!(Self {
@@ -225,7 +225,7 @@ impl<T: Copy + Send + Sync> RegionTable<T> {
 }
 
 #[pinned_drop]
-impl<T: Copy + Send + Sync> PinnedDrop for RegionTable<T> {
+impl<T: Copy + Send + Sync> PinnedDrop for RcuTable<T> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: No reader or writer can exist any more: this is the last
         // reference to the table.
@@ -238,7 +238,7 @@ impl<T: Copy + Send + Sync> PinnedDrop for RegionTable<T> {
 }
 
 #[cfg(not(vpa_drop_in))]
-#[kunit_tests(vfio_pci_alias_region_table)]
+#[kunit_tests(vfio_pci_alias_rcu_table)]
 mod tests {
     use super::*;
     use kernel::{
@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn grows_and_looks_up() -> Result {
-        let t = KBox::pin_init(RegionTable::<u32>::new(4), GFP_KERNEL)?;
+        let t = KBox::pin_init(RcuTable::<u32>::new(4), GFP_KERNEL)?;
         assert_eq!(t.len(), 0);
         assert_eq!(t.get(0), None);
         for (i, v) in [10u32, 20, 30].into_iter().enumerate() {
@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn deduplicates() -> Result {
-        let t = KBox::pin_init(RegionTable::<u32>::new(4), GFP_KERNEL)?;
+        let t = KBox::pin_init(RcuTable::<u32>::new(4), GFP_KERNEL)?;
         assert_eq!(t.insert_unique(7)?, Inserted::New(0));
         assert_eq!(t.insert_unique(8)?, Inserted::New(1));
         assert_eq!(t.insert_unique(7)?, Inserted::Existing(0));
@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn refuses_conflicts() -> Result {
-        let t = KBox::pin_init(RegionTable::<u32>::new(4), GFP_KERNEL)?;
+        let t = KBox::pin_init(RcuTable::<u32>::new(4), GFP_KERNEL)?;
         t.insert_unique(10)?;
         // Odd entries conflict with 11; an equal entry is found first.
         assert_eq!(t.insert_unique_unless(11, |e| e % 2 == 0), Err(EINVAL));
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn bounded() -> Result {
-        let t = KBox::pin_init(RegionTable::<u32>::new(2), GFP_KERNEL)?;
+        let t = KBox::pin_init(RcuTable::<u32>::new(2), GFP_KERNEL)?;
         t.insert_unique(1)?;
         t.insert_unique(2)?;
         assert_eq!(t.insert_unique(3), Err(ENOSPC));
@@ -303,7 +303,7 @@ mod tests {
 
     #[test]
     fn clears() -> Result {
-        let t = KBox::pin_init(RegionTable::<u32>::new(4), GFP_KERNEL)?;
+        let t = KBox::pin_init(RcuTable::<u32>::new(4), GFP_KERNEL)?;
         t.insert_unique(1)?;
         t.insert_unique(2)?;
         t.clear();
@@ -324,7 +324,7 @@ mod tests {
         #[pin_data]
         struct Shared {
             #[pin]
-            table: RegionTable<u32>,
+            table: RcuTable<u32>,
             stop: Atomic<i32>,
             bad: Atomic<i32>,
             reads: Atomic<i32>,
@@ -334,7 +334,7 @@ mod tests {
 
         let shared = Arc::pin_init(
             pin_init!(Shared {
-                table <- RegionTable::new(CAP),
+                table <- RcuTable::new(CAP),
                 stop: Atomic::new(0),
                 bad: Atomic::new(0),
                 reads: Atomic::new(0),

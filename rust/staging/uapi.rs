@@ -1,13 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The structures of `include/uapi/linux/vfio_pci_alias.h` as values that
-//! can be copied from and to userspace.
+//! The uAPI of `include/uapi/linux/vfio_pci_alias.h` and of the parts of
+//! `include/uapi/linux/vfio.h` the driver uses: constants, ioctl numbers,
+//! and structures as values that can be copied from and to userspace (cf.
+//! the kernel's `uapi` crate, which does not cover these headers).
 //!
-//! The layouts come from the generated bindings of the header itself, so
-//! the C and Rust sides cannot drift.
+//! The constants and layouts come from the generated bindings of the
+//! headers themselves, so the C and Rust sides cannot drift.
 
-use crate::bindings;
-use kernel::transmute::{AsBytes, FromBytes};
+use crate::staging::bindings;
+use kernel::{
+    ioctl::_IO,
+    transmute::{AsBytes, FromBytes},
+};
+
+pub(crate) use bindings::{
+    VFIO_ALIAS_ATTR_ALL, VFIO_ALIAS_ATTR_WC, VFIO_ALIAS_MAX_ALIASES, VFIO_ALIAS_REGION_MINSZ,
+    VFIO_ALIAS_REGION_WINDOW, VFIO_DEVICE_FEATURE_ALIAS_REGION, VFIO_DEVICE_FEATURE_GET,
+    VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
+    VFIO_REGION_INFO_FLAG_ALIAS, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ,
+    VFIO_REGION_INFO_FLAG_WC, VFIO_REGION_INFO_FLAG_WRITE,
+};
+
+/// `VFIO_DEVICE_GET_INFO`.
+pub(crate) const VFIO_DEVICE_GET_INFO: u32 =
+    _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 7);
+/// `VFIO_DEVICE_IOEVENTFD`.
+pub(crate) const VFIO_DEVICE_IOEVENTFD: u32 =
+    _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 16);
 
 /// `struct vfio_device_feature_alias_region`.
 #[repr(transparent)]
@@ -68,3 +88,6 @@ const _: () = assert!(bindings::VFIO_ALIAS_REGION_MINSZ == 24);
 const _: () = assert!(core::mem::size_of::<CapAlias>() == 40);
 const _: () = assert!(core::mem::size_of::<IoeventfdRequest>() == 32);
 const _: () = assert!(core::mem::size_of::<DeviceInfo>() == 24);
+// The numbers of <linux/vfio.h>.
+const _: () = assert!(VFIO_DEVICE_GET_INFO == 0x3b6b);
+const _: () = assert!(VFIO_DEVICE_IOEVENTFD == 0x3b74);

@@ -10,7 +10,7 @@
 //! driver core creates after probe and removes before remove, so that the
 //! owner is alive whenever a callback runs.
 
-use crate::bindings;
+use crate::staging::bindings;
 use core::{fmt, marker::PhantomData, ptr};
 use kernel::{error::from_result, ffi::c_char, prelude::*, types::Opaque};
 

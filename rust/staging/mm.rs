@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memory management (cf. `kernel::mm`).
+
+pub(crate) mod pfnmap;

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Core's `memory_lock`: faults of BAR mappings take it for reading, and
+//! whatever changes what a fault may map takes it for writing.
+//!
+//! C header: [`include/linux/vfio_pci_core.h`](srctree/include/linux/vfio_pci_core.h)
+//!
+//! Why here: the lock is a field of core's device, and 7.3's kernel crate
+//! has no `rw_semaphore` type to wrap one that C owns.
+
+use super::{index_to_offset, CoreDevice};
+use crate::staging::{
+    bindings,
+    mm::pfnmap::{Fault, VmFault, VM_FAULT_SIGBUS},
+};
+use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
+
+impl CoreDevice {
+    /// Inserts the `1 << order` pages at page `page` of `bar` for the fault
+    /// `vmf` with `vfio_pci_vmf_insert_pfn()` under `memory_lock`, which
+    /// fails with SIGBUS while the device's memory decoding is off or it is
+    /// in low power. `VM_FAULT_SIGBUS` if the pages are not all within the
+    /// BAR (rounded up to a page).
+    ///
+    /// `refuse` runs first, under the same lock: a `vm_fault_t` it returns
+    /// is returned instead. It sees what [`Self::with_memory_locked`] changed
+    /// as a whole, never half of it.
+    #[inline]
+    pub(crate) fn insert_bar_pfn(
+        &self,
+        vmf: &Fault,
+        bar: usize,
+        page: u64,
+        order: u32,
+        refuse: impl FnOnce() -> Option<VmFault>,
+    ) -> VmFault {
+        let pages = self.bar_len(bar).div_ceil(PAGE_SIZE as u64);
+        if page.checked_add(1 << order).is_none_or(|end| end > pages) {
+            return VM_FAULT_SIGBUS;
+        }
+        let pfn = (self.bar_start(bar) >> PAGE_SHIFT) + page;
+        let _locked = self.memory_read_lock();
+        refuse().unwrap_or_else(|| {
+            // SAFETY: `memory_lock` is held for read, as required; `vmf` is
+            // the fault being handled; `pfn` is device memory of the BAR.
+            unsafe {
+                bindings::vfio_pci_vmf_insert_pfn(self.as_raw(), vmf.as_raw(), pfn as usize, order)
+            }
+        })
+    }
+
+    fn memory_lock(&self) -> *mut bindings::rw_semaphore {
+        // SAFETY: Valid by the type invariant; no reference is created.
+        unsafe { &raw mut (*self.as_raw()).memory_lock }
+    }
+
+    /// Takes `memory_lock` for reading, as core's fault handler does; held
+    /// until the returned guard is dropped. May sleep.
+    fn memory_read_lock(&self) -> MemoryReadLocked<'_> {
+        // SAFETY: `memory_lock` is core's initialised rwsem; callers are in
+        // process context (a fault) and hold none of the locks taken under
+        // it.
+        unsafe { bindings::down_read(self.memory_lock()) };
+        MemoryReadLocked(self)
+    }
+
+    /// Runs `f` with `memory_lock` held for writing: no fault of a BAR
+    /// mapping ([`Self::insert_pfn`]) and no read/write of device memory by
+    /// core runs meanwhile. May sleep.
+    pub(crate) fn with_memory_locked<R>(&self, f: impl FnOnce(&MemoryLocked<'_>) -> R) -> R {
+        // SAFETY: `memory_lock` is core's initialised rwsem; callers are in
+        // process context and hold no lock that a holder of `memory_lock`
+        // waits for (the order is mmap lock, then our locks, then
+        // `memory_lock`).
+        unsafe { bindings::down_write(self.memory_lock()) };
+        let locked = MemoryLocked(self);
+        f(&locked)
+    }
+}
+
+/// `memory_lock` held for reading ([`CoreDevice::memory_read_lock`]);
+/// released on drop.
+struct MemoryReadLocked<'a>(&'a CoreDevice);
+
+impl Drop for MemoryReadLocked<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Taken for reading when `self` was made, released once.
+        unsafe { bindings::up_read(self.0.memory_lock()) };
+    }
+}
+
+/// `memory_lock` held for writing ([`CoreDevice::with_memory_locked`]), and
+/// the proof of it that what needs the lock takes; released on drop.
+pub(crate) struct MemoryLocked<'a>(&'a CoreDevice);
+
+impl Drop for MemoryLocked<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Taken for writing when `self` was made, released once.
+        unsafe { bindings::up_write(self.0.memory_lock()) };
+    }
+}
+
+impl MemoryLocked<'_> {
+    /// Zaps user mappings of `len` bytes at `start` of `bar`'s region, of
+    /// every VMA of the device file (a BAR region's own, and aliases, whose
+    /// VMAs use the BAR region's offsets), as core zaps whole BARs.
+    pub(crate) fn zap(&self, bar: usize, start: u64, len: u64) {
+        let core = self.0.as_raw();
+        let at = index_to_offset(bar as u32) + start;
+        // SAFETY: `inode` is set at registration and lives as long as the
+        // device; `unmap_mapping_range()` may be called with `memory_lock`
+        // held, as core's `vfio_pci_zap_bars()` does.
+        unsafe {
+            let mapping = (*(*core).vdev.inode).i_mapping;
+            bindings::unmap_mapping_range(
+                mapping,
+                at as bindings::loff_t,
+                len as bindings::loff_t,
+                1,
+            );
+        }
+    }
+}
