@@ -194,7 +194,7 @@ impl Bars {
     /// No user, `policy` as the write-combining policy.
     pub(crate) fn new<'a>(core: &'a CoreDevice, policy: BarSet) -> impl PinInit<Self, Error> + 'a {
         try_pin_init!(Self {
-            maps: BarMaps::new(core)?,
+            maps: BarMaps::new::<super::AliasDevice>(core)?,
             uc_maps: [const { Atomic::new(0) }; NUM_BARS],
             cache: AliasCache::new(),
             users <- new_mutex!(Users {

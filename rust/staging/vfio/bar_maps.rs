@@ -30,7 +30,7 @@
 //! ([`BarMaps::state`]), which a reader gets as of its leaving
 //! ([`BarRead::leave`]).
 
-use super::{offset_to_index, CoreDevice, NUM_BARS};
+use super::{offset_to_index, CoreDevice, Driver, NUM_BARS};
 use crate::staging::{
     bindings,
     sync::percpu_rw::{PercpuRw, ReadGuard, WriteGuard},
@@ -80,8 +80,16 @@ unsafe impl<M: Send + Sync> Sync for BarMaps<M> {}
 unsafe impl<M: Send + Sync> Send for BarMaps<M> {}
 
 impl<M: Send + Sync> BarMaps<M> {
-    /// The BARs of `core`, each core's, of state 0.
-    pub(crate) fn new(core: &CoreDevice) -> Result<Self> {
+    /// The BARs of `core`, a device of driver `T`, each core's, of state 0.
+    ///
+    /// `T` must serve read, write and ioctl itself, with core's calls made
+    /// through [`BarRead::core_rw`] and [`BarMaps::ioeventfd`]: core's own
+    /// ops would dereference a taken BAR's entry outside its gate. `EINVAL`
+    /// otherwise.
+    pub(crate) fn new<T: Driver>(core: &CoreDevice) -> Result<Self> {
+        if !(T::HAS_READ && T::HAS_WRITE && T::HAS_IOCTL) {
+            return Err(EINVAL);
+        }
         Ok(Self {
             gates: PercpuRw::new()?,
             own: [const {
@@ -269,13 +277,14 @@ impl<M> BarWrite<'_, M> {
         Ok(())
     }
 
-    /// Sets the driver's mapping of a taken BAR (`EINVAL` if it is not
-    /// taken, and `map` is dropped); the old one is dropped first.
+    /// Sets the driver's mapping of a taken BAR, in place of the old one
+    /// (`EINVAL` if it is not taken, and `map` is dropped). A mapping whose
+    /// memory type differs from the old one's must be made after
+    /// [`Self::drop_map`] (PAT).
     pub(crate) fn set_map(&mut self, map: M) -> Result {
         if !self.own_ref().taken {
             return Err(EINVAL);
         }
-        self.own().map = None;
         self.own().map = Some(map);
         Ok(())
     }
