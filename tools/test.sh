@@ -100,7 +100,8 @@ guest_programs() {
 	bash "$here/selftests.sh" "$dir/upstream" || return 1
 	hdr=$CACHE/headers/$(cat "$CACHE/src/linux-source-7.3.version")/include
 	mkdir -p "$dir/ours"
-	make -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" KHDR="$hdr" OUT="$dir/ours" || return 1
+	make -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" \
+		KHDR_INCLUDES="-isystem $hdr" OUTPUT="$dir/ours" || return 1
 	rm -rf "$dir/all"
 	mkdir -p "$dir/all"
 	cp -l "$dir"/upstream/vfio_* "$dir"/ours/* "$dir/all/"
