@@ -26,7 +26,8 @@ bash "$here/selftests.sh" "$CACHE/guest-bin/upstream" >/dev/null 2>&1 || true
 hdr=$CACHE/headers/$(cat "$CACHE/src/linux-source-7.3.version")/include
 [ -d "$hdr" ] || die "no uapi headers in $hdr (tools/selftests.sh installs them)"
 make -s -C "$repo/samples/vfio_pci_alias" KHDR="$hdr" OUT="$out/demo-bin"
-make -s -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" KHDR="$hdr" OUT="$out/demo-bin"
+make -s -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" \
+	KHDR_INCLUDES="-isystem $hdr" OUTPUT="$out/demo-bin"
 VPA_GUEST_BIN=$out/demo-bin bash "$here/initramfs.sh" "$KDIR" "$out/demo.cpio.gz"
 
 rc=0

@@ -92,7 +92,8 @@ guest_programs() {
 	[ -d "$hdr" ] || die "no uapi headers in $hdr"
 	rm -rf "$bin"
 	mkdir -p "$bin"
-	make -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" KHDR="$hdr" OUT="$bin"
+	make -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" \
+		KHDR_INCLUDES="-isystem $hdr" OUTPUT="$bin"
 }
 
 module_rev() {

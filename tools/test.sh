@@ -20,7 +20,9 @@
 # with "N passed, N failed". Exit status 0 only if nothing failed.
 #
 # Environment: KDIR, VARIANT (debug|kasan), VPA_SUITES ("mode:suite ..." to
-# run a subset), VPA_OUT (logs; default out/ in the repository).
+# run a subset), VPA_OUT (logs; default out/ in the repository),
+# VPA_GUEST_BIN_DIR (the guest programs; default $CACHE/guest-bin, shared by
+# every checkout: a second checkout's run wants its own).
 
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +30,7 @@ repo=$(dirname "$here")
 . "$here/lib.sh"
 
 OUT=${VPA_OUT:-$repo/out}
+GUEST_BIN=${VPA_GUEST_BIN_DIR:-$CACHE/guest-bin}
 SUITES=${VPA_SUITES:-"iommu:smoke iommu:alias iommu:selftests noiommu:smoke noiommu:alias iommu:dpdk noiommu:dpdk iommu:faults"}
 mkdir -p "$OUT"
 N=0
@@ -97,7 +100,8 @@ guest_programs() {
 	bash "$here/selftests.sh" "$dir/upstream" || return 1
 	hdr=$CACHE/headers/$(cat "$CACHE/src/linux-source-7.3.version")/include
 	mkdir -p "$dir/ours"
-	make -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" KHDR="$hdr" OUT="$dir/ours" || return 1
+	make -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" \
+		KHDR_INCLUDES="-isystem $hdr" OUTPUT="$dir/ours" || return 1
 	rm -rf "$dir/all"
 	mkdir -p "$dir/all"
 	cp -l "$dir"/upstream/vfio_* "$dir"/ours/* "$dir/all/"
@@ -156,17 +160,17 @@ main() {
 	step build/rustfmt make -C "$repo" KDIR="$KDIR" fmt-check
 	step build/policy-only bash "$here/policy-only.sh"
 	step build/install install_check
-	step build/guest-programs guest_programs "$CACHE/guest-bin" || finish
-	step build/initramfs env VPA_GUEST_BIN="$CACHE/guest-bin/all" \
+	step build/guest-programs guest_programs "$GUEST_BIN" || finish
+	step build/initramfs env VPA_GUEST_BIN="$GUEST_BIN/all" \
 		bash "$here/initramfs.sh" "$KDIR" "$OUT/initramfs.cpio.gz" || finish
 	# The dpdk suite's program and image, if it is to run.
 	local dpdk=0
 	case " $SUITES " in *:dpdk\ *)
 		rm -f "$OUT/initramfs-dpdk.cpio.gz"
-		mkdir -p "$CACHE/guest-bin/dpdk"
-		step build/dpdk-program make -C "$here/dpdk" OUT="$CACHE/guest-bin/dpdk" &&
+		mkdir -p "$GUEST_BIN/dpdk"
+		step build/dpdk-program make -C "$here/dpdk" OUT="$GUEST_BIN/dpdk" &&
 			step build/initramfs-dpdk bash "$here/dpdk/initramfs.sh" "$KDIR" \
-				"$OUT/initramfs-dpdk.cpio.gz" "$CACHE/guest-bin/dpdk/vpa_dpdk" &&
+				"$OUT/initramfs-dpdk.cpio.gz" "$GUEST_BIN/dpdk/vpa_dpdk" &&
 			dpdk=1 ;;
 	esac
 

@@ -7,6 +7,10 @@
 # "VPA-TEST: ok <program>/<case>".
 #
 #   run-harness.sh PROGRAM [ARGS...]   (from a test script in tests/)
+#
+# The devices go to PROGRAM as BDF arguments after ARGS, as a kernel
+# developer runs it by hand (Documentation/vfio-pci-alias.rst, "Testing");
+# tests/dropin-test.sh runs policy_test with them in the environment.
 
 . /vpa/lib.sh
 
@@ -19,8 +23,7 @@ main() {
 	for bdf in $TEST_BDFS; do
 		bind_to "$bdf" "$ALIAS_DRIVER" || return 1
 	done
-	VPA_EDU_BDF=$EDU_BDF VPA_IGB_BDF=$IGB_BDF VPA_IVSHMEM_BDF=$IVSHMEM_BDF \
-		"$VPA_DIR/bin/$prog" "$@" >"$out" 2>&1 || rc=1
+	"$VPA_DIR/bin/$prog" "$@" $TEST_BDFS >"$out" 2>&1 || rc=1
 	cat "$out"
 	# kselftest TAP: "ok N fixture.case" / "not ok N fixture.case # reason".
 	sed -n -e "s/^ok [0-9]* \([^ #]*\).*/VPA-TEST: ok $prog\/\1/p" \

@@ -86,6 +86,8 @@ harness() {
 		bind_to "$bdf" vfio-pci || return 1
 		echo none >"$PCI/devices/$bdf/wc_bars" || return 1
 	done
+	# The devices in the environment, where run-harness.sh passes them
+	# as arguments: both ways stay tested.
 	VPA_EDU_BDF=$EDU_BDF VPA_IGB_BDF=$IGB_BDF VPA_IVSHMEM_BDF=$IVSHMEM_BDF VPA_DEBUGFS=vfio_pci \
 		"$VPA_DIR/bin/policy_test" >"$out" 2>&1 || rc=1
 	cat "$out"

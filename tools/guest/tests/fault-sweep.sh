@@ -24,8 +24,7 @@ main() {
 		bind_to "$bdf" "$ALIAS_DRIVER" || return 1
 	done
 	{
-		VPA_EDU_BDF=$EDU_BDF VPA_IGB_BDF=$IGB_BDF VPA_IVSHMEM_BDF=$IVSHMEM_BDF \
-			VPA_DROPIN_KO=$DROPIN_MODULE "$VPA_DIR/bin/fault_sweep" 2>&1
+		VPA_DROPIN_KO=$DROPIN_MODULE "$VPA_DIR/bin/fault_sweep" $TEST_BDFS 2>&1
 		echo $? >/tmp/fault_sweep.rc
 	} | tee "$out"
 	[ "$(cat /tmp/fault_sweep.rc)" = 0 ] || rc=1

@@ -212,7 +212,8 @@ TEST(concurrent_set_info_mmap_rw_zap)
 		alias_of_bar[i] = -1;
 	for (i = 0; i < 64; i++)
 		bar_of_alias[i] = -1;
-	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_IVSHMEM_BDF"), &dev));
+	VPA_NEED(VPA_IVSHMEM);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_IVSHMEM), &dev));
 	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, fns[i], NULL));
 	sleep(secs);
@@ -338,7 +339,8 @@ TEST(reads_while_switching_wc)
 
 	stop = 0;
 	errors = 0;
-	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_EDU_BDF"), &edu));
+	VPA_NEED(VPA_EDU);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_EDU), &edu));
 	ASSERT_EQ(0, edu_read_id(VFIO_PCI_BAR0_REGION_INDEX, &edu_id));
 	ASSERT_EQ(EDU_ID, edu_id & EDU_ID_MASK) TH_LOG("id %#x: not edu", edu_id);
 	edu_alias = vpa_alias(edu.fd, VFIO_PCI_BAR0_REGION_INDEX, VFIO_ALIAS_ATTR_WC);
@@ -700,8 +702,9 @@ FIXTURE(windows) {
 
 FIXTURE_SETUP(windows)
 {
-	const char *bdf = vpa_env_bdf("VPA_IVSHMEM_BDF");
+	const char *bdf = vpa_bdf(VPA_IVSHMEM);
 
+	VPA_NEED(VPA_IVSHMEM);
 	ws = mmap(NULL, sizeof(*ws), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, ws);
 	for (int i = 0; i < WS_NWIN; i++)
@@ -838,4 +841,4 @@ TEST_F_TIMEOUT(windows, concurrent_windows, 150)
 		ASSERT_EQ(0, ret) TH_LOG("PAT entries of BAR 2 after close");
 }
 
-TEST_HARNESS_MAIN
+VPA_HARNESS_MAIN

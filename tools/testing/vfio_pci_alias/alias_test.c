@@ -6,8 +6,8 @@
  * GET_REGION_INFO of an alias, read/write through an alias, and the table's
  * lifetime.
  *
- * Devices come from the environment: VPA_EDU_BDF (QEMU edu, BAR0 only),
- * VPA_IGB_BDF (igb, MSI-X table in BAR3), VPA_IVSHMEM_BDF (ivshmem-plain).
+ * Devices (BDF arguments or the environment, vpa_lib.h): QEMU's edu (BAR0
+ * only), igb (MSI-X table in BAR3) and ivshmem-plain.
  */
 #include <stddef.h>
 #include <sys/eventfd.h>
@@ -27,7 +27,8 @@ FIXTURE(edu) {
 
 FIXTURE_SETUP(edu)
 {
-	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_EDU_BDF"), &self->d));
+	VPA_NEED(VPA_EDU);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_EDU), &self->d));
 	self->base = vpa_num_regions(self->d.fd);
 	ASSERT_EQ(NR_FIXED, self->base);
 }
@@ -231,7 +232,7 @@ TEST_F(edu, aliases_are_dropped_at_last_close)
 
 	ASSERT_EQ(self->base, a);
 	vpa_close(&self->d);
-	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_EDU_BDF"), &self->d));
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_EDU), &self->d));
 	ASSERT_EQ(self->base, vpa_num_regions(self->d.fd));
 	ASSERT_EQ(-EINVAL, vpa_region_info(self->d.fd, a, buf, sizeof(buf)));
 	/* And the index comes back the same when recreated. */
@@ -326,7 +327,8 @@ TEST(msix_bar_cannot_be_wc)
 	struct vfio_device_feature_alias_region req = { .index = 3 };
 	struct vpa_dev d;
 
-	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_IGB_BDF"), &d));
+	VPA_NEED(VPA_IGB);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_IGB), &d));
 	/* igb: MSI-X table in BAR3; the PCI core maps it uncached. */
 	ASSERT_EQ(0, vpa_feature(d.fd, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET,
 				 &req, sizeof(req)));
@@ -342,7 +344,8 @@ TEST(every_bar_dedups_within_bound)
 	struct vpa_dev d;
 	int i, seen = 0, first[6];
 
-	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_IVSHMEM_BDF"), &d));
+	VPA_NEED(VPA_IVSHMEM);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_IVSHMEM), &d));
 	for (i = 0; i < 6; i++) {
 		first[i] = vpa_alias(d.fd, i, VFIO_ALIAS_ATTR_WC);
 		if (first[i] >= 0)
@@ -357,4 +360,4 @@ TEST(every_bar_dedups_within_bound)
 	vpa_close(&d);
 }
 
-TEST_HARNESS_MAIN
+VPA_HARNESS_MAIN

@@ -55,9 +55,10 @@
  * such: core's soft failure to map a BAR at open, a /dev node devtmpfs did
  * not make, EINVAL from the driver core's module_add_driver().
  *
- * Devices from the environment (fault-sweep.sh): VPA_IVSHMEM_BDF (ivshmem,
- * 64 MiB prefetchable BAR 2) and VPA_IGB_BDF (igb, SR-IOV), bound to
- * vfio-pci-alias; the drop-in module at VPA_DROPIN_KO (/vpa/vfio-pci.ko).
+ * Devices (BDF arguments or the environment, vpa_lib.h): ivshmem (64 MiB
+ * prefetchable BAR 2) and igb (SR-IOV, for the sweeps of sriov_numvfs and
+ * a VF's probe), bound to vfio-pci-alias; the drop-in module at
+ * VPA_DROPIN_KO (/vpa/vfio-pci.ko).
  */
 #include <dirent.h>
 #include <regex.h>
@@ -109,9 +110,6 @@
 
 static const char *const wrappers[] = { "vpa_ioremap", "vpa_ioremap_wc", "vpa_pci_iomap" };
 
-static const char *ivshmem(void) { return vpa_env_bdf("VPA_IVSHMEM_BDF"); }
-static const char *igb(void) { return vpa_env_bdf("VPA_IGB_BDF"); }
-
 enum how { NTH, FF1, FF2 };
 static const char *const how_name[] = { "fail-nth", "fail_function x1", "fail_function x2" };
 
@@ -162,6 +160,7 @@ struct op {
 	int cap;			/* fail-nth cap, 0 for the default */
 	int ff_min;			/* wrapper calls the operation makes at least */
 	bool no_ff;			/* the wrappers cannot be targeted beforehand */
+	bool on_pf;			/* on igb, the SR-IOV PF, besides ivshmem */
 	const int *errnos;		/* documented errnos besides ENOMEM, 0 ends */
 	/* Another errno the kernel (not the driver) gave, explained by its log. */
 	bool (*errno_explained)(struct ctx *c, int err);
@@ -1126,13 +1125,11 @@ static int sweep(const struct op *op, enum how how)
 	memset(c, 0, offsetof(struct ctx, base));
 	c->op = op;
 	c->how = how;
-	c->bdf = ivshmem();
+	c->bdf = vpa_bdf(VPA_IVSHMEM);
 	c->sysfd = -1;
 	c->alias = c->win_a = c->win_b = -1;
 	alloc_report_count = 0;
 	upstream_count = 0;
-	if (!*c->bdf)
-		return finding("VPA_IVSHMEM_BDF is not set");
 	c->phys = bar_phys(c->bdf, 2);
 	c->len = bar_size(c->bdf, 2);
 	if (!c->phys || c->len < 64 * SZ_1M)
@@ -2073,9 +2070,9 @@ static int sriov_setup(struct ctx *c)
 {
 	int ret;
 
-	c->bdf = igb();
+	c->bdf = vpa_bdf(VPA_IGB);
 	if (!*c->bdf || dev_int(c->bdf, "sriov_totalvfs") <= 0)
-		return finding("no SR-IOV PF (VPA_IGB_BDF '%s')", c->bdf);
+		return finding("no SR-IOV PF (igb '%s')", c->bdf);
 	if (strcmp(driver_of(c->bdf), ALIAS_DRV))
 		return finding("%s is bound to '%s'", c->bdf, driver_of(c->bdf));
 	if (!*c->sriov_saved && vpa_sysfs_read(ENABLE_SRIOV, c->sriov_saved, sizeof(c->sriov_saved)))
@@ -2157,11 +2154,11 @@ static void sriov_teardown(struct ctx *c)
 		note("could not remove the VFs of %s", c->bdf);
 	if (*c->sriov_saved)
 		vpa_sysfs_write(ENABLE_SRIOV, c->sriov_saved);
-	c->bdf = ivshmem();
+	c->bdf = vpa_bdf(VPA_IVSHMEM);
 }
 
 static const struct op op_sriov = {
-	.name = "sriov_numvfs", .cap = 800,
+	.name = "sriov_numvfs", .cap = 800, .on_pf = true,
 	.setup = sriov_setup, .prep = sriov_prep, .run = sriov_run,
 	.after = sriov_after, .teardown = sriov_teardown,
 };
@@ -2255,7 +2252,7 @@ static int vf_probe_after(struct ctx *c, int ret)
 }
 
 static const struct op op_vf_probe = {
-	.name = "sriov_vf_probe", .cap = 600,
+	.name = "sriov_vf_probe", .cap = 600, .on_pf = true,
 	.setup = vf_probe_setup, .prep = bind_prep, .run = vf_probe_run,
 	.after = vf_probe_after, .teardown = sriov_teardown,
 };
@@ -2295,7 +2292,7 @@ static int module_setup(struct ctx *c)
 	struct stat st;
 	int fd, ret;
 
-	c->bdf = ivshmem();
+	c->bdf = vpa_bdf(VPA_IVSHMEM);
 	if (!c->image) {
 		fd = open(path, O_RDONLY);
 		if (fd < 0 || fstat(fd, &st))
@@ -2421,6 +2418,7 @@ FIXTURE(fault) {
 
 FIXTURE_SETUP(fault)
 {
+	VPA_NEED(VPA_IVSHMEM);
 }
 
 FIXTURE_TEARDOWN(fault)
@@ -2430,13 +2428,18 @@ FIXTURE_TEARDOWN(fault)
 #define SWEEPS(op, secs)						\
 TEST_F_TIMEOUT(fault, nth_##op, secs)					\
 {									\
+	if (op_##op.on_pf)						\
+		VPA_NEED(VPA_IGB);					\
 	ASSERT_EQ(0, sweep(&op_##op, NTH));				\
 }									\
 TEST_F_TIMEOUT(fault, ff_##op, secs)					\
 {									\
-	int single = sweep(&op_##op, FF1);				\
-	int pairs = sweep(&op_##op, FF2);				\
+	int single, pairs;						\
 									\
+	if (op_##op.on_pf)						\
+		VPA_NEED(VPA_IGB);					\
+	single = sweep(&op_##op, FF1);					\
+	pairs = sweep(&op_##op, FF2);					\
 	ASSERT_EQ(0, single | pairs);					\
 }
 
@@ -2464,6 +2467,7 @@ SWEEPS(vf_probe, 600)
  */
 TEST_F_TIMEOUT(fault, nth_sriov, 900)
 {
+	VPA_NEED(VPA_IGB);
 	if (!getenv("VPA_FAULT_SRIOV_NUMVFS"))
 		SKIP(return, "panics the kernel in pci_iov_add_virtfn()'s error path "
 		     "(VPA_FAULT_SRIOV_NUMVFS=1 runs it)");
@@ -2472,9 +2476,11 @@ TEST_F_TIMEOUT(fault, nth_sriov, 900)
 
 TEST_F_TIMEOUT(fault, ff_sriov, 300)
 {
-	int single = sweep(&op_sriov, FF1);
-	int pairs = sweep(&op_sriov, FF2);
+	int single, pairs;
 
+	VPA_NEED(VPA_IGB);
+	single = sweep(&op_sriov, FF1);
+	pairs = sweep(&op_sriov, FF2);
 	ASSERT_EQ(0, single | pairs);
 }
 
@@ -2486,6 +2492,7 @@ TEST_F_TIMEOUT(fault, nth_module_load, 1200)
 
 int main(int argc, char **argv)
 {
+	vpa_take_bdfs(&argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fi_setup();
 	return test_harness_run(argc, argv);

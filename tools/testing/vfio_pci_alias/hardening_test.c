@@ -57,10 +57,6 @@
 #define IGB_STATUS	0x8
 #define IGB_WIN_OFF	0x10000
 
-static const char *edu(void) { return vpa_env_bdf("VPA_EDU_BDF"); }
-static const char *igb(void) { return vpa_env_bdf("VPA_IGB_BDF"); }
-static const char *ivshmem(void) { return vpa_env_bdf("VPA_IVSHMEM_BDF"); }
-
 static void *map(int fd, size_t len, uint64_t off)
 {
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
@@ -295,14 +291,15 @@ FIXTURE_SETUP(ioe)
 {
 	int ret;
 
+	VPA_NEED(VPA_IVSHMEM);
 	self->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->efd);
 	if (variant->policy)
-		ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "2"));
-	ret = vpa_open(ivshmem(), &self->d);
+		ASSERT_EQ(0, vpa_set_wc_bars(vpa_bdf(VPA_IVSHMEM), "2"));
+	ret = vpa_open(vpa_bdf(VPA_IVSHMEM), &self->d);
 	/* A failed setup gets no teardown: take the policy back here. */
 	if (ret && variant->policy)
-		vpa_set_wc_bars(ivshmem(), "none");
+		vpa_set_wc_bars(vpa_bdf(VPA_IVSHMEM), "none");
 	ASSERT_EQ(0, ret);
 	self->open = 1;
 }
@@ -341,7 +338,7 @@ FIXTURE_TEARDOWN(ioe)
 	if (self->open)
 		vpa_close(&self->d);
 	if (variant->policy)
-		vpa_set_wc_bars(ivshmem(), "none");
+		vpa_set_wc_bars(vpa_bdf(VPA_IVSHMEM), "none");
 	close(self->efd);
 }
 
@@ -553,9 +550,10 @@ TEST(ioeventfd_removal_on_uncached_bars)
 	struct vpa_dev d;
 	uint32_t v;
 
+	VPA_NEED(VPA_EDU, VPA_IVSHMEM);
 	ASSERT_LE(0, efd);
 	/* edu BAR 0, the liveness register. */
-	ASSERT_EQ(0, vpa_open(edu(), &d));
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_EDU), &d));
 	ASSERT_EQ(0, vpa_ioeventfd(d.fd, BAR0 + 0x4, 0x1234, efd));
 	ASSERT_EQ(-EEXIST, vpa_ioeventfd(d.fd, BAR0 + 0x4, 0x1234, efd));
 	ASSERT_EQ(0, vpa_ioeventfd(d.fd, BAR0 + 0x4, 0x1234, -1));
@@ -563,7 +561,7 @@ TEST(ioeventfd_removal_on_uncached_bars)
 	vpa_close(&d);
 
 	/* ivshmem BAR 2 with nothing mapped write-combining. */
-	ASSERT_EQ(0, vpa_open(ivshmem(), &d));
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_IVSHMEM), &d));
 	ASSERT_FALSE(region_flags(d.fd, 2) & VFIO_REGION_INFO_FLAG_WC);
 	ASSERT_EQ(0, wr32(d.fd, BAR2 + IOE_OFF + 8, SENTINEL));
 	ASSERT_EQ(0, vpa_ioeventfd(d.fd, BAR2 + IOE_OFF + 8, IOE_DATA, efd));
@@ -753,8 +751,9 @@ FIXTURE(igb_pm) {
 
 FIXTURE_SETUP(igb_pm)
 {
-	ASSERT_EQ(0, vpa_open(igb(), &self->d));
-	ASSERT_TRUE(has_cap(igb(), PCI_CAP_ID_PM));
+	VPA_NEED(VPA_IGB);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_IGB), &self->d));
+	ASSERT_TRUE(has_cap(vpa_bdf(VPA_IGB), PCI_CAP_ID_PM));
 	ASSERT_EQ(0x20000, region_size(self->d.fd, 0));
 	/* Not a skip: the test kernel has CONFIG_PM, and vfio-pci these features. */
 	ASSERT_EQ(0, feature(self->d.fd, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET,
@@ -774,7 +773,7 @@ FIXTURE_TEARDOWN(igb_pm)
 
 TEST_F_TIMEOUT(igb_pm, nothing_mapped, 120)
 {
-	low_power_rw(_metadata, self->d.fd, igb(), BAR0 + IGB_STATUS, self->status,
+	low_power_rw(_metadata, self->d.fd, vpa_bdf(VPA_IGB), BAR0 + IGB_STATUS, self->status,
 		     BAR0 + IGB_STATUS, self->status);
 }
 
@@ -793,11 +792,11 @@ TEST_F_TIMEOUT(igb_pm, wc_window_mapped, 120)
 	win = map(self->d.fd, SZ_4K, REGION(w));
 	ASSERT_NE(MAP_FAILED, win);
 	ASSERT_EQ(0, vpa_read_sigbus(win, &v));
-	low_power_rw(_metadata, self->d.fd, igb(), BAR0 + IGB_STATUS, self->status,
+	low_power_rw(_metadata, self->d.fd, vpa_bdf(VPA_IGB), BAR0 + IGB_STATUS, self->status,
 		     BAR0 + IGB_STATUS, self->status);
 	/* Through the window's alias too. */
 	ASSERT_EQ(0, low_power_entry(self->d.fd, -1));
-	ASSERT_TRUE(wait_suspended(igb()));
+	ASSERT_TRUE(wait_suspended(vpa_bdf(VPA_IGB)));
 	ASSERT_EQ(4, pread(self->d.fd, &v, 4, REGION(w))) TH_LOG("%s", strerror(errno));
 	ASSERT_EQ(0, low_power_exit(self->d.fd));
 	/* Zapped on entry, it faults back in. */
@@ -813,7 +812,7 @@ TEST_F_TIMEOUT(igb_pm, bar_mapped_uncached, 120)
 	ASSERT_NE(MAP_FAILED, bar);
 	ASSERT_EQ(0, vpa_read_sigbus(bar + IGB_STATUS / 4, &v));
 	ASSERT_EQ(self->status, v);
-	low_power_rw(_metadata, self->d.fd, igb(), BAR0 + IGB_STATUS, self->status,
+	low_power_rw(_metadata, self->d.fd, vpa_bdf(VPA_IGB), BAR0 + IGB_STATUS, self->status,
 		     BAR0 + IGB_STATUS, self->status);
 	ASSERT_EQ(0, vpa_read_sigbus(bar + IGB_STATUS / 4, &v));
 	ASSERT_EQ(self->status, v);
@@ -834,11 +833,11 @@ TEST_F_TIMEOUT(igb_pm, whole_wc_alias_mapped, 120)
 	ASSERT_EQ(0, vpa_read_sigbus(alias + IGB_STATUS / 4, &v));
 	ASSERT_EQ(self->status, v);
 	ASSERT_TRUE(region_flags(self->d.fd, a) & VFIO_REGION_INFO_FLAG_WC);
-	low_power_rw(_metadata, self->d.fd, igb(), BAR0 + IGB_STATUS, self->status,
+	low_power_rw(_metadata, self->d.fd, vpa_bdf(VPA_IGB), BAR0 + IGB_STATUS, self->status,
 		     BAR0 + IGB_STATUS, self->status);
 	/* The alias's own offsets, read in low power. */
 	ASSERT_EQ(0, low_power_entry(self->d.fd, -1));
-	ASSERT_TRUE(wait_suspended(igb()));
+	ASSERT_TRUE(wait_suspended(vpa_bdf(VPA_IGB)));
 	ASSERT_EQ(4, pread(self->d.fd, &v, 4, REGION(a) + IGB_STATUS)) TH_LOG("%s", strerror(errno));
 	ASSERT_EQ(self->status, v);
 	ASSERT_EQ(0, low_power_exit(self->d.fd));
@@ -871,7 +870,8 @@ TEST(zero_length_windowed_bar_and_window)
 	uint32_t v;
 	int w;
 
-	ASSERT_EQ(0, vpa_open(ivshmem(), &d));
+	VPA_NEED(VPA_IVSHMEM);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_IVSHMEM), &d));
 	len = region_size(d.fd, 2);
 	ASSERT_LT(WIN_OFF + SZ_64K, len);
 	w = vpa_window(d.fd, 2, WC, WIN_OFF, SZ_64K);
@@ -916,7 +916,8 @@ TEST(zero_length_plain_bars)
 	uint32_t v;
 	int a;
 
-	ASSERT_EQ(0, vpa_open(edu(), &d));
+	VPA_NEED(VPA_EDU, VPA_IVSHMEM);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_EDU), &d));
 	len = region_size(d.fd, 0);
 	ASSERT_NE(0, len);
 	zero_rw(_metadata, d.fd, BAR0, "edu BAR start");
@@ -930,7 +931,7 @@ TEST(zero_length_plain_bars)
 	ASSERT_EQ(EINVAL, errno);
 	vpa_close(&d);
 
-	ASSERT_EQ(0, vpa_open(ivshmem(), &d));
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_IVSHMEM), &d));
 	len = region_size(d.fd, 2);
 	ASSERT_NE(0, len);
 	zero_rw(_metadata, d.fd, BAR2, "ivshmem BAR 2 start");
@@ -939,4 +940,4 @@ TEST(zero_length_plain_bars)
 	vpa_close(&d);
 }
 
-TEST_HARNESS_MAIN
+VPA_HARNESS_MAIN

@@ -34,10 +34,6 @@
 /* Where the pattern goes in BAR 2: away from wc_test's (the host checks all at the end). */
 #define PAT_OFF (8 * SZ_1M)
 
-static const char *edu(void) { return vpa_env_bdf("VPA_EDU_BDF"); }
-static const char *igb(void) { return vpa_env_bdf("VPA_IGB_BDF"); }
-static const char *ivshmem(void) { return vpa_env_bdf("VPA_IVSHMEM_BDF"); }
-
 /* wc_bars of @bdf into @buf, "" if unreadable. */
 static const char *wc_bars(const char *bdf, char *buf, size_t len)
 {
@@ -151,75 +147,84 @@ static int klog_count(const char *what)
 
 TEST(wc_bars_is_none_by_default)
 {
+	const char *edu = vpa_bdf(VPA_EDU), *igb = vpa_bdf(VPA_IGB);
+	const char *ivshmem = vpa_bdf(VPA_IVSHMEM);
 	char buf[64];
 
-	EXPECT_STREQ("none\n", wc_bars(edu(), buf, sizeof(buf)));
-	EXPECT_STREQ("none\n", wc_bars(igb(), buf, sizeof(buf)));
-	EXPECT_STREQ("none\n", wc_bars(ivshmem(), buf, sizeof(buf)));
+	VPA_NEED(VPA_EDU, VPA_IGB, VPA_IVSHMEM);
+	EXPECT_STREQ("none\n", wc_bars(edu, buf, sizeof(buf)));
+	EXPECT_STREQ("none\n", wc_bars(igb, buf, sizeof(buf)));
+	EXPECT_STREQ("none\n", wc_bars(ivshmem, buf, sizeof(buf)));
 }
 
 TEST(bad_writes_change_nothing)
 {
+	const char *edu = vpa_bdf(VPA_EDU), *igb = vpa_bdf(VPA_IGB);
+	const char *ivshmem = vpa_bdf(VPA_IVSHMEM);
 	const char *bad[] = { "6", "9", "x", "2x", "-1", "0x2", "2,7", "+2", "2;4", "prefetchable,2" };
 	char buf[64];
 	struct vpa_dev d;
 	unsigned int i;
 	int bar;
 
-	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "2\n"));
-	ASSERT_STREQ("2\n", wc_bars(ivshmem(), buf, sizeof(buf)));
+	VPA_NEED(VPA_EDU, VPA_IGB, VPA_IVSHMEM);
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem, "2\n"));
+	ASSERT_STREQ("2\n", wc_bars(ivshmem, buf, sizeof(buf)));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		EXPECT_EQ(-EINVAL, vpa_set_wc_bars(ivshmem(), bad[i])) TH_LOG("'%s'", bad[i]);
-		ASSERT_STREQ("2\n", wc_bars(ivshmem(), buf, sizeof(buf)));
+		EXPECT_EQ(-EINVAL, vpa_set_wc_bars(ivshmem, bad[i])) TH_LOG("'%s'", bad[i]);
+		ASSERT_STREQ("2\n", wc_bars(ivshmem, buf, sizeof(buf)));
 	}
 	/* An absent BAR (edu has BAR 0 only). */
-	EXPECT_EQ(-EINVAL, vpa_set_wc_bars(edu(), "1"));
-	EXPECT_STREQ("none\n", wc_bars(edu(), buf, sizeof(buf)));
+	EXPECT_EQ(-EINVAL, vpa_set_wc_bars(edu, "1"));
+	EXPECT_STREQ("none\n", wc_bars(edu, buf, sizeof(buf)));
 	/* igb: the MSI-X table's BAR and the I/O BAR. */
-	bar = msix_bar(igb());
+	bar = msix_bar(igb);
 	ASSERT_GE(bar, 0);
 	snprintf(buf, sizeof(buf), "0,%d", bar);
-	EXPECT_EQ(-EINVAL, vpa_set_wc_bars(igb(), buf)) TH_LOG("MSI-X BAR %d", bar);
-	bar = io_bar(igb());
+	EXPECT_EQ(-EINVAL, vpa_set_wc_bars(igb, buf)) TH_LOG("MSI-X BAR %d", bar);
+	bar = io_bar(igb);
 	ASSERT_GE(bar, 0);
 	snprintf(buf, sizeof(buf), "%d", bar);
-	EXPECT_EQ(-EINVAL, vpa_set_wc_bars(igb(), buf)) TH_LOG("I/O BAR %d", bar);
-	EXPECT_STREQ("none\n", wc_bars(igb(), buf, sizeof(buf)));
+	EXPECT_EQ(-EINVAL, vpa_set_wc_bars(igb, buf)) TH_LOG("I/O BAR %d", bar);
+	EXPECT_STREQ("none\n", wc_bars(igb, buf, sizeof(buf)));
 	/* Not while the device is open. */
-	ASSERT_EQ(0, vpa_open(ivshmem(), &d));
-	EXPECT_EQ(-EBUSY, vpa_set_wc_bars(ivshmem(), "none"));
-	EXPECT_EQ(-EBUSY, vpa_set_wc_bars(ivshmem(), "2"));
+	ASSERT_EQ(0, vpa_open(ivshmem, &d));
+	EXPECT_EQ(-EBUSY, vpa_set_wc_bars(ivshmem, "none"));
+	EXPECT_EQ(-EBUSY, vpa_set_wc_bars(ivshmem, "2"));
 	vpa_close(&d);
-	EXPECT_STREQ("2\n", wc_bars(ivshmem(), buf, sizeof(buf)));
+	EXPECT_STREQ("2\n", wc_bars(ivshmem, buf, sizeof(buf)));
 	/* The keywords and the empty write. */
-	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "none"));
-	EXPECT_STREQ("none\n", wc_bars(ivshmem(), buf, sizeof(buf)));
-	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "prefetchable\n"));
-	EXPECT_STREQ("2\n", wc_bars(ivshmem(), buf, sizeof(buf)));
-	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "\n"));
-	EXPECT_STREQ("none\n", wc_bars(ivshmem(), buf, sizeof(buf)));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem, "none"));
+	EXPECT_STREQ("none\n", wc_bars(ivshmem, buf, sizeof(buf)));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem, "prefetchable\n"));
+	EXPECT_STREQ("2\n", wc_bars(ivshmem, buf, sizeof(buf)));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem, "\n"));
+	EXPECT_STREQ("none\n", wc_bars(ivshmem, buf, sizeof(buf)));
 	/* igb has no prefetchable BAR: nothing, and no error. */
-	ASSERT_EQ(0, vpa_set_wc_bars(igb(), "prefetchable"));
-	EXPECT_STREQ("none\n", wc_bars(igb(), buf, sizeof(buf)));
+	ASSERT_EQ(0, vpa_set_wc_bars(igb, "prefetchable"));
+	EXPECT_STREQ("none\n", wc_bars(igb, buf, sizeof(buf)));
 }
 
 TEST(policy_bar_is_wc_in_every_mapping)
 {
+	const char *ivshmem = vpa_bdf(VPA_IVSHMEM);
 	const uint64_t bar2 = (uint64_t)VFIO_PCI_BAR2_REGION_INDEX << 40;
 	const uint32_t seed = 0x9011c7;
-	uint64_t phys = bar_phys(ivshmem(), 2);
 	struct vfio_device_ioeventfd ioe = { .argsz = sizeof(ioe) };
 	char pat[64], line[128], level[8];
 	uint32_t s = seed, w, *p, *a;
 	struct vpa_dev d;
 	size_t i;
+	uint64_t phys;
 	int alias;
 
+	VPA_NEED(VPA_IVSHMEM);
 	if (access(PTDUMP, R_OK))
 		SKIP(return, "no " PTDUMP);
+	phys = bar_phys(ivshmem, 2);
 	ASSERT_NE(0, phys);
-	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "2"));
-	ASSERT_EQ(0, vpa_open(ivshmem(), &d));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem, "2"));
+	ASSERT_EQ(0, vpa_open(ivshmem, &d));
 
 	EXPECT_TRUE(region_flags(d.fd, 2) & VFIO_REGION_INFO_FLAG_WC);
 	EXPECT_FALSE(region_flags(d.fd, 0) & VFIO_REGION_INFO_FLAG_WC);
@@ -265,7 +270,7 @@ TEST(policy_bar_is_wc_in_every_mapping)
 	EXPECT_EQ(PTE_WC, pte_cache_bits(a, NULL));
 
 	/* The view shows it: BAR 2, write-combining, by policy, two mappings. */
-	view_line(ivshmem(), 2, line, sizeof(line));
+	view_line(ivshmem, 2, line, sizeof(line));
 	TH_LOG("debugfs: %s", line);
 	EXPECT_EQ(0, strncmp(line, "2    pref  wc    wc      0        2", 35));
 
@@ -284,8 +289,8 @@ TEST(policy_bar_is_wc_in_every_mapping)
 	printf("VPA-HOSTCHECK: ivshmem %lu %lu %u\n", PAT_OFF, SZ_1M, seed);
 
 	/* Without the policy, the same mapping is uncached again. */
-	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem(), "none"));
-	ASSERT_EQ(0, vpa_open(ivshmem(), &d));
+	ASSERT_EQ(0, vpa_set_wc_bars(ivshmem, "none"));
+	ASSERT_EQ(0, vpa_open(ivshmem, &d));
 	EXPECT_FALSE(region_flags(d.fd, 2) & VFIO_REGION_INFO_FLAG_WC);
 	p = map(d.fd, 4096, bar2);
 	ASSERT_NE(MAP_FAILED, p);
@@ -299,28 +304,30 @@ TEST(policy_bar_is_wc_in_every_mapping)
 
 TEST(nonprefetchable_bar_by_policy)
 {
+	const char *edu = vpa_bdf(VPA_EDU);
 	const char *msg = "BAR 0 is not prefetchable but set write-combining";
 	volatile uint32_t *p;
 	struct vpa_dev d;
 	int once;
 
+	VPA_NEED(VPA_EDU);
 	if (access(PTDUMP, R_OK))
 		SKIP(return, "no " PTDUMP);
-	ASSERT_EQ(0, vpa_set_wc_bars(edu(), "0"));
+	ASSERT_EQ(0, vpa_set_wc_bars(edu, "0"));
 	once = klog_count(msg);
 	EXPECT_GE(once, 1);
-	ASSERT_EQ(0, vpa_set_wc_bars(edu(), "none"));
-	ASSERT_EQ(0, vpa_set_wc_bars(edu(), "0"));
+	ASSERT_EQ(0, vpa_set_wc_bars(edu, "none"));
+	ASSERT_EQ(0, vpa_set_wc_bars(edu, "0"));
 	/* Said once per binding of the device. */
 	EXPECT_EQ(once, klog_count(msg));
-	ASSERT_EQ(0, vpa_open(edu(), &d));
+	ASSERT_EQ(0, vpa_open(edu, &d));
 	p = map(d.fd, 4096, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0xed, p[0] & 0xff);
 	EXPECT_EQ(PTE_WC, pte_cache_bits((void *)p, NULL));
 	ASSERT_EQ(0, munmap((void *)p, 4096));
 	vpa_close(&d);
-	ASSERT_EQ(0, vpa_set_wc_bars(edu(), "none"));
+	ASSERT_EQ(0, vpa_set_wc_bars(edu, "none"));
 }
 
-TEST_HARNESS_MAIN
+VPA_HARNESS_MAIN

@@ -11,8 +11,8 @@
  * VF's driver is named "vfio-pci"; this is its counterpart for a variant
  * driver, whose VFs correctly get the variant's name.
  *
- * Devices come from the environment: VPA_IGB_BDF (QEMU igb, the PF; its VFs
- * are igbvf) and VPA_EDU_BDF (edu, a device without SR-IOV), both bound to
+ * Devices (BDF arguments or the environment, vpa_lib.h): QEMU's igb (the
+ * PF; its VFs are igbvf) and edu (a device without SR-IOV), both bound to
  * vfio-pci-alias. The program sets enable_sriov=Y for the run and puts back
  * the value it found on exit, after removing any VF left behind.
  */
@@ -152,8 +152,7 @@ FIXTURE_SETUP(sriov)
 {
 	char drv[64];
 
-	if (!*pf_bdf)
-		SKIP(return, "VPA_IGB_BDF is not set");
+	VPA_NEED(VPA_IGB);
 	if (dev_int(pf_bdf, "sriov_totalvfs") <= 0)
 		SKIP(return, "%s cannot do SR-IOV", pf_bdf);
 	ASSERT_EQ(0, set_enable_sriov(true));
@@ -333,8 +332,7 @@ FIXTURE(pf) {
 
 FIXTURE_SETUP(pf)
 {
-	if (!*pf_bdf)
-		SKIP(return, "VPA_IGB_BDF is not set");
+	VPA_NEED(VPA_IGB);
 	if (dev_int(pf_bdf, "sriov_totalvfs") <= 0)
 		SKIP(return, "%s cannot do SR-IOV", pf_bdf);
 	ASSERT_EQ(0, vfs_off(pf_bdf));
@@ -374,11 +372,10 @@ TEST_F_TIMEOUT(pf, sriov_numvfs_needs_enable_sriov, 60)
 /* A device without SR-IOV has no VF token, and refuses one at open. */
 TEST(vf_token_on_a_device_without_sriov)
 {
-	const char *edu = vpa_env_bdf("VPA_EDU_BDF");
+	const char *edu = vpa_bdf(VPA_EDU);
 	struct vpa_dev d;
 
-	if (!*edu)
-		SKIP(return, "VPA_EDU_BDF is not set");
+	VPA_NEED(VPA_EDU);
 	ASSERT_EQ(-EINVAL, vpa_open_token(edu, TOKEN_A, &d));
 	ASSERT_EQ(0, vpa_open(edu, &d));
 	EXPECT_EQ(-ENOTTY, vpa_vf_token(d.fd, VFIO_DEVICE_FEATURE_PROBE |
@@ -400,7 +397,8 @@ static void restore(void)
 
 int main(int argc, char **argv)
 {
-	pf_bdf = vpa_env_bdf("VPA_IGB_BDF");
+	vpa_take_bdfs(&argc, argv);
+	pf_bdf = vpa_bdf(VPA_IGB);
 	main_pid = getpid();
 	if (vpa_sysfs_read(ENABLE_SRIOV, enable_sriov_saved, sizeof(enable_sriov_saved)))
 		enable_sriov_saved[0] = 0;

@@ -4,8 +4,10 @@
  * of config space, region and device info, mmap faults, the ALIAS_REGION
  * SET) on whichever driver edu and ivshmem are bound to, for tools/bench.sh.
  *
- *   VPA_EDU_BDF=... VPA_IVSHMEM_BDF=... \
- *   vpa_bench --driver NAME --round N [--calls 4000]
+ *   vpa_bench --driver NAME --round N [--calls 4000] [BDF...]
+ *
+ * edu and ivshmem as BDF arguments or in VPA_EDU_BDF and VPA_IVSHMEM_BDF
+ * (vpa_lib.h).
  *
  * NAME and N only label the output: one line per operation on stdout,
  *
@@ -369,10 +371,16 @@ static void bench_pread_threads(struct bench *b)
 
 static int setup(struct bench *b)
 {
-	const char *edu = vpa_env_bdf("VPA_EDU_BDF"), *ivshmem = vpa_env_bdf("VPA_IVSHMEM_BDF");
+	static const enum vpa_role roles[] = { VPA_EDU, VPA_IVSHMEM };
+	const char *edu = vpa_bdf(VPA_EDU), *ivshmem = vpa_bdf(VPA_IVSHMEM);
 	uint32_t flags, id;
+	char why[160];
 	int ret;
 
+	if (vpa_missing(roles, 2, why, sizeof(why))) {
+		FAIL("%s", why);
+		return -1;
+	}
 	ret = vpa_open(edu, &b->edu);
 	if (ret) {
 		FAIL("open edu '%s': %s", edu, strerror(-ret));
@@ -414,8 +422,8 @@ static int setup(struct bench *b)
 
 static void usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s --driver NAME --round N [--calls N]\n"
-		"env: VPA_EDU_BDF, VPA_IVSHMEM_BDF\n", prog);
+	fprintf(stderr, "usage: %s --driver NAME --round N [--calls N] [BDF...]\n", prog);
+	vpa_bdf_usage();
 	exit(2);
 }
 
@@ -431,6 +439,7 @@ int main(int argc, char **argv)
 	struct bench b = { .round = -1, .calls = 4000 };
 	int c;
 
+	vpa_take_bdfs(&argc, argv);
 	while ((c = getopt_long(argc, argv, "d:r:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':

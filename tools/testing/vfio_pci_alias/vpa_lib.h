@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Userspace helpers for the vfio-pci-alias tests and sample: open a device
- * bound to vfio-pci-alias through its group (IOMMU or no-IOMMU mode), and
- * wrap the ALIAS_REGION feature and region info.
+ * Userspace helpers for the vfio-pci-alias tests: the devices to test (BDF
+ * arguments or the environment), open a device bound to vfio-pci-alias
+ * through its group (IOMMU or no-IOMMU mode), and wrap the ALIAS_REGION
+ * feature and region info.
  */
 #ifndef VPA_LIB_H
 #define VPA_LIB_H
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +31,6 @@ struct vpa_dev {
 	int group;
 	int fd;
 };
-
-/* The BDF in environment variable @var (VPA_EDU_BDF...), "" if unset. */
-static inline const char *vpa_env_bdf(const char *var)
-{
-	const char *v = getenv(var);
-
-	return v ? v : "";
-}
 
 /*
  * The feature number the loaded driver implements (see the uapi header):
@@ -425,6 +420,210 @@ static inline int vpa_sysfs_read(const char *path, char *buf, size_t size)
 	buf[strcspn(buf, "\n")] = 0;
 	return 0;
 }
+
+/*
+ * The test devices. Each program takes them as BDF arguments after its
+ * options, as the upstream VFIO selftests do, and gives each the role its
+ * vendor and device IDs name: QEMU's edu, igb and ivshmem-plain. Without
+ * such arguments they come from the environment, one variable per role.
+ * A test that needs a role no device has is skipped (VPA_NEED).
+ */
+enum vpa_role { VPA_EDU, VPA_IGB, VPA_IVSHMEM, VPA_NR_ROLES };
+
+struct vpa_role_info {
+	const char *name;
+	const char *env;
+	unsigned int vendor, device;
+};
+
+static inline const struct vpa_role_info *vpa_role_info(enum vpa_role role)
+{
+	static const struct vpa_role_info roles[VPA_NR_ROLES] = {
+		[VPA_EDU] = { "edu", "VPA_EDU_BDF", 0x1234, 0x11e8 },
+		[VPA_IGB] = { "igb", "VPA_IGB_BDF", 0x8086, 0x10c9 },
+		[VPA_IVSHMEM] = { "ivshmem", "VPA_IVSHMEM_BDF", 0x1af4, 0x1110 },
+	};
+
+	return &roles[role];
+}
+
+static struct {
+	bool taken;		/* vpa_take_bdfs() ran */
+	bool from_args;		/* ... and found BDF arguments */
+	char bdf[VPA_NR_ROLES][16];
+} vpa_devices;
+
+/*
+ * Whether @s is a PCI address, DDDD:BB:DD.F or (domain 0) BB:DD.F; if so
+ * its DDDD:BB:DD.F form, as sysfs names the device, goes to @out.
+ */
+static inline bool vpa_parse_bdf(const char *s, char out[16])
+{
+	unsigned int dom = 0, bus, dev, fn;
+	int n = -1;
+
+	if (!s || !isxdigit((unsigned char)s[0]))
+		return false;
+	if (sscanf(s, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &n) != 4 || s[n]) {
+		dom = 0;
+		n = -1;
+		if (sscanf(s, "%2x:%2x.%1x%n", &bus, &dev, &fn, &n) != 3 || s[n])
+			return false;
+	}
+	if (dev > 0x1f || fn > 7)
+		return false;
+	snprintf(out, 16, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	return true;
+}
+
+/* What the programs take for devices, after their own usage line. */
+static inline void vpa_bdf_usage(void)
+{
+	enum vpa_role r;
+
+	fprintf(stderr, "The devices, bound to vfio-pci-alias: PCI addresses (DDDD:BB:DD.F) after\n"
+		"the options, or without any, from the environment:\n");
+	for (r = 0; r < VPA_NR_ROLES; r++)
+		fprintf(stderr, "  %-8s %04x:%04x  %s\n", vpa_role_info(r)->name,
+			vpa_role_info(r)->vendor, vpa_role_info(r)->device, vpa_role_info(r)->env);
+}
+
+/* The role of the PCI device @bdf, by its IDs; exits if there is none. */
+static inline enum vpa_role vpa_role_of(const char *prog, const char *bdf)
+{
+	char path[PATH_MAX], ven[16], dev[16];
+	unsigned int v, d;
+	enum vpa_role r;
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", bdf);
+	ret = vpa_sysfs_read(path, ven, sizeof(ven));
+	if (!ret) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", bdf);
+		ret = vpa_sysfs_read(path, dev, sizeof(dev));
+	}
+	if (ret) {
+		fprintf(stderr, "%s: %s: no such PCI device (%s: %s)\n", prog, bdf, path,
+			strerror(-ret));
+		exit(1);
+	}
+	v = strtoul(ven, NULL, 16);
+	d = strtoul(dev, NULL, 16);
+	for (r = 0; r < VPA_NR_ROLES; r++)
+		if (vpa_role_info(r)->vendor == v && vpa_role_info(r)->device == d)
+			return r;
+	fprintf(stderr, "%s: %s is %04x:%04x, not one of the test devices\n", prog, bdf, v, d);
+	vpa_bdf_usage();
+	exit(1);
+}
+
+/*
+ * Takes the trailing BDF arguments off @argv (so that what is left is the
+ * program's own options, kselftest_harness.h's for a test), each as the
+ * device of its role; without any, the roles' environment variables. A BDF
+ * that is no PCI device or no test device, two of one role, or a variable
+ * that is no PCI address end the program with status 1 (KSFT_FAIL).
+ * @argc NULL: the environment only.
+ */
+static inline void vpa_take_bdfs(int *argc, char **argv)
+{
+	const char *prog = argv ? argv[0] : "vpa";
+	int first = argc ? *argc : 0, i;
+	enum vpa_role r;
+	char bdf[16];
+
+	while (first > 1 && vpa_parse_bdf(argv[first - 1], bdf))
+		first--;
+	for (i = first; argc && i < *argc; i++) {
+		vpa_parse_bdf(argv[i], bdf);
+		r = vpa_role_of(prog, bdf);
+		if (*vpa_devices.bdf[r]) {
+			fprintf(stderr, "%s: %s and %s are both %s devices\n", prog,
+				vpa_devices.bdf[r], bdf, vpa_role_info(r)->name);
+			exit(1);
+		}
+		strcpy(vpa_devices.bdf[r], bdf);
+		vpa_devices.from_args = true;
+	}
+	for (r = 0; r < VPA_NR_ROLES && !vpa_devices.from_args; r++) {
+		const char *v = getenv(vpa_role_info(r)->env);
+
+		if (!v || !*v)
+			continue;
+		if (!vpa_parse_bdf(v, vpa_devices.bdf[r])) {
+			fprintf(stderr, "%s: %s='%s' is not a PCI address\n", prog,
+				vpa_role_info(r)->env, v);
+			vpa_bdf_usage();
+			exit(1);
+		}
+	}
+	for (i = 1; argc && i < first; i++)
+		if (!strcmp(argv[i], "-h"))
+			vpa_bdf_usage();
+	vpa_devices.taken = true;
+	if (!argc)
+		return;
+	*argc = first;
+	argv[first] = NULL;
+	fprintf(stderr, "# devices (%s):", vpa_devices.from_args ? "arguments" : "environment");
+	for (r = 0; r < VPA_NR_ROLES; r++)
+		fprintf(stderr, " %s %s", vpa_role_info(r)->name,
+			*vpa_devices.bdf[r] ? vpa_devices.bdf[r] : "-");
+	fprintf(stderr, "\n");
+}
+
+/* The BDF of the device of @role, "" if there is none. */
+static inline const char *vpa_bdf(enum vpa_role role)
+{
+	if (!vpa_devices.taken)
+		vpa_take_bdfs(NULL, NULL);
+	return vpa_devices.bdf[role];
+}
+
+/*
+ * Why one of the @n roles @roles has no device, into @why; false if all
+ * have one.
+ */
+static inline bool vpa_missing(const enum vpa_role *roles, size_t n, char *why, size_t size)
+{
+	const struct vpa_role_info *info;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (*vpa_bdf(roles[i]))
+			continue;
+		info = vpa_role_info(roles[i]);
+		if (vpa_devices.from_args)
+			snprintf(why, size, "no %s device (%04x:%04x) among the BDF arguments",
+				 info->name, info->vendor, info->device);
+		else
+			snprintf(why, size,
+				 "no %s device (%04x:%04x): give its BDF as an argument or in %s",
+				 info->name, info->vendor, info->device, info->env);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * In a test or a fixture's setup (kselftest_harness.h): skips the test,
+ * saying why, unless each role named has a device.
+ */
+#define VPA_NEED(...) do {							\
+	const enum vpa_role __vpa_roles[] = { __VA_ARGS__ };			\
+	char __vpa_why[160];							\
+										\
+	if (vpa_missing(__vpa_roles, ARRAY_SIZE(__vpa_roles), __vpa_why, sizeof(__vpa_why))) \
+		SKIP(return, "%s", __vpa_why);					\
+} while (0)
+
+/* TEST_HARNESS_MAIN, the devices taken off the command line first. */
+#define VPA_HARNESS_MAIN							\
+	int main(int argc, char **argv)						\
+	{									\
+		vpa_take_bdfs(&argc, argv);					\
+		return test_harness_run(argc, argv);				\
+	}
 
 /* Writes @text to /sys/bus/pci/devices/@bdf/wc_bars; 0 or -errno. */
 static inline int vpa_set_wc_bars(const char *bdf, const char *text)

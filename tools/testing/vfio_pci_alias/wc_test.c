@@ -40,11 +40,12 @@ FIXTURE_SETUP(edu)
 {
 	int a;
 
-	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_EDU_BDF"), &self->d));
+	VPA_NEED(VPA_EDU);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_EDU), &self->d));
 	a = vpa_alias(self->d.fd, 0, VFIO_ALIAS_ATTR_WC);
 	ASSERT_GE(a, 0);
 	self->alias_off = (uint64_t)a << 40;
-	self->phys = bar_phys(vpa_env_bdf("VPA_EDU_BDF"), 0);
+	self->phys = bar_phys(vpa_bdf(VPA_EDU), 0);
 	ASSERT_NE(0, self->phys);
 	if (access(PTDUMP, R_OK))
 		SKIP(return, "no " PTDUMP " (CONFIG_PTDUMP_DEBUGFS, debugfs)");
@@ -121,7 +122,8 @@ TEST(reset_zaps_alias_then_wc_again)
 	uint32_t v;
 	int a;
 
-	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_IGB_BDF"), &d));
+	VPA_NEED(VPA_IGB);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_IGB), &d));
 	ASSERT_EQ(0, ioctl(d.fd, VFIO_DEVICE_GET_INFO, &info));
 	if (!(info.flags & VFIO_DEVICE_FLAGS_RESET))
 		SKIP(goto out, "igb cannot be reset here");
@@ -153,7 +155,8 @@ FIXTURE_SETUP(ivshmem)
 	struct vfio_region_info *info = (void *)buf;
 	int a;
 
-	ASSERT_EQ(0, vpa_open(vpa_env_bdf("VPA_IVSHMEM_BDF"), &self->d));
+	VPA_NEED(VPA_IVSHMEM);
+	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_IVSHMEM), &self->d));
 	ASSERT_EQ(0, vpa_region_info(self->d.fd, 2, buf, sizeof(buf)));
 	self->len = info->size;
 	ASSERT_GE(self->len, 64UL << 20);
@@ -243,4 +246,4 @@ TEST_F(ivshmem, huge_faults_through_alias)
 	ASSERT_LT(alias, (long)(self->len / 4096 / 8));
 }
 
-TEST_HARNESS_MAIN
+VPA_HARNESS_MAIN
