@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! PCI drivers (cf. `kernel::pci`).
+//!
+//! C headers: [`include/linux/pci.h`](srctree/include/linux/pci.h),
+//! [`include/linux/pci_ids.h`](srctree/include/linux/pci_ids.h)
 
 pub(crate) mod driver;
 

@@ -5,6 +5,9 @@
 //! and structures as values that can be copied from and to userspace (cf.
 //! the kernel's `uapi` crate, which does not cover these headers).
 //!
+//! C headers: [`include/uapi/linux/vfio.h`](srctree/include/uapi/linux/vfio.h),
+//! `include/uapi/linux/vfio_pci_alias.h` (this project's)
+//!
 //! The constants and layouts come from the generated bindings of the
 //! headers themselves, so the C and Rust sides cannot drift.
 

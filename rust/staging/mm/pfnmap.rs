@@ -4,10 +4,15 @@
 //!
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 //!
-//! An implementation of [`PfnMapOps`] gets its own `vm_operations_struct`
-//! ([`PfnMap::OPS`]): `open` and `close` for accounting (they run on mmap's
-//! success, fork, split and unmap, so the owner can count live mappings),
-//! and `fault`/`huge_fault` that insert PFNs.
+//! An implementation of [`PfnMapOps`] gets its own `vm_operations_struct`,
+//! one per tag ([`PfnMap::install`], [`PfnMap::install_tagged`]): `open` and
+//! `close` for accounting (they run on mmap's success, fork, split and
+//! unmap, so the owner can count live mappings), and `fault`/`huge_fault`
+//! that insert PFNs.
+//!
+//! Why here: 7.3's `VmaNew` sets `VM_IO`, `VM_DONTEXPAND` and `VM_DONTDUMP`
+//! (used below) but has no `VM_PFNMAP`, page protection, `vm_pgoff`,
+//! `vm_private_data` or `vm_operations_struct`.
 
 use crate::staging::bindings;
 use core::marker::PhantomData;

@@ -2,6 +2,8 @@
 
 //! Registration of a vfio-pci variant driver as a `struct pci_driver`.
 //!
+//! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
+//!
 //! The kernel crate's `pci::Driver` cannot express what vfio needs
 //! (`driver_managed_dma`, vfio_pci_core's error handlers, `sriov_configure`,
 //! an ID table that only matches through `driver_override`, the core device

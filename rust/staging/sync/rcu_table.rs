@@ -2,6 +2,8 @@
 
 //! An RCU-protected, append-only table with a mutex-guarded writer.
 //!
+//! C header: [`include/linux/rcupdate.h`](srctree/include/linux/rcupdate.h)
+//!
 //! Readers (ioctl, mmap and fault paths) look entries up under the RCU read
 //! lock without taking the mutex: they only ever *copy* an entry out, inside a
 //! read-side critical section that does nothing else, and do any sleeping work

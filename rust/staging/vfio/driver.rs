@@ -3,6 +3,8 @@
 //! The driver trait of a variant driver, its device type and the
 //! `vfio_device_ops` glue between the two.
 //!
+//! C header: [`include/linux/vfio.h`](srctree/include/linux/vfio.h)
+//!
 //! All of the unsafe glue between `vfio_device_ops` and [`Driver`] is in this
 //! file.
 

@@ -2,6 +2,8 @@
 
 //! The uAPI values a variant driver fills in: region info and its
 //! capability chain.
+//!
+//! C header: [`include/uapi/linux/vfio.h`](srctree/include/uapi/linux/vfio.h)
 
 use super::CoreDevice;
 use crate::staging::{bindings, uapi::DeviceInfo};

@@ -2,6 +2,8 @@
 
 //! Registration of a variant device with vfio, as vfio-pci's probe and
 //! remove do it.
+//!
+//! C header: [`include/linux/vfio_pci_core.h`](srctree/include/linux/vfio_pci_core.h)
 
 use super::{Device, Driver, Ops};
 use crate::staging::bindings;
