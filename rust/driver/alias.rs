@@ -159,7 +159,7 @@ pub(super) fn feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> R
         if attrs & !supported != 0 {
             return Err(EOPNOTSUPP);
         }
-        let target = if windowed {
+        let span = if windowed {
             window(dev, r.index, r.offset, r.size)?
         } else {
             Span {
@@ -169,21 +169,21 @@ pub(super) fn feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> R
             }
         };
         let alias = Alias {
-            span: target,
+            span,
             attrs,
         };
         let at = dev
             .aliases
             .insert_unique_unless(alias, |a| a.conflicts(&alias))?;
-        dev.bars.cache().set(at.index(), target);
+        dev.bars.cache().set(at.index(), span);
         if let Inserted::New(i) = at {
             dev_dbg!(
                 dev.core().device(),
                 "alias {} of region {} ({:#x}+{:#x}) with attributes {:#x}\n",
                 i,
                 r.index,
-                target.start,
-                target.size,
+                span.start,
+                span.size,
                 attrs
             );
         }
@@ -199,7 +199,7 @@ pub(super) fn feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> R
 #[inline]
 pub(super) fn span(dev: &Device, i: usize) -> Result<Span> {
     match dev.bars.cache().get(i) {
-        Some(target) => Ok(target),
+        Some(span) => Ok(span),
         None => Ok(dev.aliases.get(i).ok_or(EINVAL)?.span),
     }
 }

@@ -26,7 +26,7 @@ use kernel::{
     sync::atomic::{Acquire, Atomic, Relaxed, Release},
 };
 
-/// Flag of [`CachedAlias::target`]: the alias is a window.
+/// Flag of [`CachedAlias::region`]: the alias is a window.
 const WINDOW: u32 = 1 << 31;
 
 /// What [`AliasCache`] keeps of one alias.
@@ -35,11 +35,12 @@ pub(crate) struct CachedAlias {
     index: usize,
     /// Region index plus one, with [`WINDOW`] for a window; 0 until SET
     /// returned the alias. Published after `start` and `size` (release).
-    target: Atomic<u32>,
+    region: Atomic<u32>,
     start: Atomic<u64>,
     size: Atomic<u64>,
-    /// The window's pages are write-combining in its BAR's [`super::chunked_map::ChunkedMap`], and
-    /// faults of uncached VMAs on them are refused. Only changes with core's
+    /// The window's pages are write-combining in its BAR's
+    /// [`ChunkedMap`](super::chunked_map::ChunkedMap), and faults of
+    /// uncached VMAs on them are refused. Only changes with core's
     /// `memory_lock` held for writing; read with it held.
     active: Atomic<u32>,
 }
@@ -48,7 +49,7 @@ impl CachedAlias {
     fn new(index: usize) -> Self {
         Self {
             index,
-            target: Atomic::new(0),
+            region: Atomic::new(0),
             start: Atomic::new(0),
             size: Atomic::new(0),
             active: Atomic::new(0),
@@ -63,8 +64,8 @@ impl CachedAlias {
     /// One atomic read for a whole-region alias (read()/write() of aliases
     /// take this path), three for a window.
     #[inline]
-    fn target(&self) -> Option<Span> {
-        let word = self.target.load(Acquire);
+    fn span(&self) -> Option<Span> {
+        let word = self.region.load(Acquire);
         let index = (word & !WINDOW).checked_sub(1)?;
         if word & WINDOW == 0 {
             return Some(Span {
@@ -89,14 +90,14 @@ impl CachedAlias {
 /// Per alias, what read()/write() and faults need without a lock: the
 /// region and window it maps, and whether the window is active.
 ///
-/// CachedAlias `i` is empty until SET returned alias `i`, then holds its target,
+/// Entry `i` is empty until SET returned alias `i`, then holds its span,
 /// until the aliases are cleared. A reader that finds it empty asks the
 /// alias table.
 pub(crate) struct AliasCache {
     slots: [CachedAlias; MAX_ALIASES],
-    /// Per BAR, the number of active slots ([`CachedAlias::active`]), under the
-    /// same rule: uncached faults of a BAR without active windows look no
-    /// further.
+    /// Per BAR, the number of active entries ([`CachedAlias::active`]),
+    /// under the same rule: uncached faults of a BAR without active windows
+    /// look no further.
     active: [Atomic<u32>; NUM_BARS],
 }
 
@@ -116,16 +117,16 @@ impl AliasCache {
     /// What alias `i` maps, if SET already returned it.
     #[inline]
     pub(crate) fn get(&self, i: usize) -> Option<Span> {
-        self.slots.get(i)?.target()
+        self.slots.get(i)?.span()
     }
 
-    /// Records alias `i`'s target, before SET returns its index.
-    pub(crate) fn set(&self, i: usize, target: Span) {
+    /// Records alias `i`'s span, before SET returns its index.
+    pub(crate) fn set(&self, i: usize, span: Span) {
         if let Some(slot) = self.slots.get(i) {
-            slot.start.store(target.start, Relaxed);
-            slot.size.store(target.size, Relaxed);
-            let window = if target.is_window() { WINDOW } else { 0 };
-            slot.target.store((target.index + 1) | window, Release);
+            slot.start.store(span.start, Relaxed);
+            slot.size.store(span.size, Relaxed);
+            let window = if span.is_window() { WINDOW } else { 0 };
+            slot.region.store((span.index + 1) | window, Release);
         }
     }
 
@@ -133,7 +134,7 @@ impl AliasCache {
     /// window is active any more: nothing reads the window state).
     pub(crate) fn clear(&self) {
         for slot in &self.slots {
-            slot.target.store(0, Relaxed);
+            slot.region.store(0, Relaxed);
             slot.active.store(0, Relaxed);
         }
         for count in &self.active {
@@ -151,7 +152,7 @@ impl AliasCache {
         let mut spans = KVec::new();
         for slot in self.slots.iter().filter(|s| wanted(s)) {
             if let Some(t) = slot
-                .target()
+                .span()
                 .filter(|t| t.index as usize == bar && t.is_window())
             {
                 spans.push(t, GFP_KERNEL)?;
@@ -173,7 +174,7 @@ impl AliasCache {
     /// Marks `slot` active or not, with the per-BAR count; `_locked` proves
     /// `memory_lock` is held for writing.
     pub(crate) fn set_active(&self, _locked: &MemoryLocked<'_>, slot: &CachedAlias, on: bool) {
-        let Some(bar) = slot.target().map(|t| t.index as usize) else {
+        let Some(bar) = slot.span().map(|t| t.index as usize) else {
             return;
         };
         if slot.is_active() == on || bar >= NUM_BARS {
@@ -207,7 +208,7 @@ impl AliasCache {
         };
         self.slots.iter().any(|s| {
             s.is_active()
-                && s.target()
+                && s.span()
                     .is_some_and(|t| t.is_window() && t.overlaps(&probe))
         })
     }
@@ -215,7 +216,7 @@ impl AliasCache {
     /// AliasCache of `bar` that are windows, for the caller to walk.
     pub(crate) fn of_bar(&self, bar: usize) -> impl Iterator<Item = (&CachedAlias, Span)> {
         self.slots.iter().filter_map(move |s| {
-            s.target()
+            s.span()
                 .filter(|t| t.index as usize == bar && t.is_window())
                 .map(|t| (s, t))
         })

@@ -8,6 +8,11 @@
 //! On x86 each mapping holds a PAT memory-type reservation of its range for
 //! as long as it lives: that is what makes later user mappings of the same
 //! pages come out with the same type.
+//!
+//! Why not `kernel::io::mem::IoMem`: in 7.3 it maps a whole resource it
+//! requests itself, uncached only. These are `ioremap_wc()` or `ioremap()`
+//! of sub-ranges of a BAR whose region `vfio_pci_core` holds, through our
+//! C wrappers, which fault injection can fail.
 
 use crate::staging::bindings;
 use kernel::{ffi::c_void, prelude::*};
