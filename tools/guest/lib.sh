@@ -19,6 +19,17 @@ TEST_BDFS="$EDU_BDF $IGB_BDF $IVSHMEM_BDF"
 
 PCI=/sys/bus/pci
 
+# cmdline VAR DEFAULT: the value of vpa.VAR= on the kernel command line.
+cmdline() {
+	local w
+	for w in $(cat /proc/cmdline); do
+		case $w in
+		"vpa.$1="*) echo "${w#*=}"; return ;;
+		esac
+	done
+	echo "$2"
+}
+
 info() { echo "# $*"; }
 # Print a failure reason; returns 1 so callers can `|| { fail ...; return 1; }`.
 fail() { echo "FAIL: $*"; return 1; }
