@@ -273,6 +273,19 @@ static inline int vpa_window(int fd, uint32_t index, uint32_t attrs,
 	return ret ? ret : (int)req.alias_index;
 }
 
+/*
+ * The flags PROBE of SET reports for region @index (the attributes it may
+ * have, VFIO_ALIAS_REGION_WINDOW if windows of it may too), or -errno.
+ */
+static inline int64_t vpa_probe(int fd, uint32_t index)
+{
+	struct vfio_device_feature_alias_region req = { .index = index };
+	int ret = vpa_feature(fd, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET,
+			      &req, sizeof(req));
+
+	return ret ? ret : (int64_t)req.flags;
+}
+
 /* Number of regions VFIO_DEVICE_GET_INFO reports, or -errno. */
 static inline int vpa_num_regions(int fd)
 {
@@ -316,6 +329,38 @@ static inline struct vfio_info_cap_header *vpa_find_cap(void *buf, uint16_t id)
 	}
 	return NULL;
 }
+
+#ifdef __KSELFTEST_HARNESS_H
+/*
+ * In a test (kselftest_harness.h): region @index of the device @fd is a
+ * write-combining alias of [@offset, @offset + @size) of region @aliased,
+ * by its region info and its alias capability (version 2).
+ */
+static inline void vpa_assert_wc_alias(struct __test_metadata *_metadata, int fd,
+				       uint32_t index, uint32_t aliased,
+				       uint64_t offset, uint64_t size)
+{
+	char buf[512];
+	struct vfio_region_info *info = (void *)buf;
+	struct vfio_region_info_cap_alias *cap;
+
+	ASSERT_EQ(0, vpa_region_info(fd, index, buf, sizeof(buf)));
+	ASSERT_EQ(index, info->index);
+	ASSERT_EQ(size, info->size);
+	ASSERT_EQ((uint64_t)index << 40, info->offset);
+	ASSERT_EQ(VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+		  VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS |
+		  VFIO_REGION_INFO_FLAG_ALIAS | VFIO_REGION_INFO_FLAG_WC, info->flags);
+	cap = (void *)vpa_find_cap(buf, VFIO_REGION_INFO_CAP_ALIAS);
+	ASSERT_NE(NULL, cap);
+	ASSERT_EQ(2, cap->header.version);
+	ASSERT_EQ(aliased, cap->aliased_index);
+	ASSERT_EQ(VFIO_ALIAS_ATTR_WC, cap->attrs);
+	ASSERT_EQ(0, cap->reserved);
+	ASSERT_EQ(offset, cap->offset);
+	ASSERT_EQ(size, cap->size);
+}
+#endif
 
 static sigjmp_buf vpa_bus_jmp __attribute__((unused));
 
