@@ -467,6 +467,53 @@ static inline int vpa_sysfs_read(const char *path, char *buf, size_t size)
 }
 
 /*
+ * The first line of the sysfs attribute @attr ("wc_bars", "power_state"...)
+ * of PCI device @bdf into @buf, its newline kept; "" if unreadable.
+ */
+static inline const char *vpa_dev_attr(const char *bdf, const char *attr, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	buf[0] = 0;
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(buf, len, f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	return buf;
+}
+
+/*
+ * The offset of capability @id in the standard capability list of PCI
+ * device @bdf, 0 if it has none; its first 256 bytes of config space go to
+ * @cfg (zeroes past what could be read). The walk stops at a capability of
+ * which fewer than @len bytes could be read (2 for its header only).
+ */
+static inline int vpa_pci_cap(const char *bdf, int id, int len, unsigned char cfg[256])
+{
+	char path[PATH_MAX];
+	int fd, n, pos, guard = 48;
+
+	memset(cfg, 0, 256);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, cfg, 256);
+	close(fd);
+	if (n < 64 || !(cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST))
+		return 0;
+	for (pos = cfg[PCI_CAPABILITY_LIST] & ~3; pos && pos + len <= n && guard--;
+	     pos = cfg[pos + PCI_CAP_LIST_NEXT] & ~3)
+		if (cfg[pos] == id)
+			return pos;
+	return 0;
+}
+
+/*
  * The test devices. Each program takes them as BDF arguments after its
  * options, as the upstream VFIO selftests do, and gives each the role its
  * vendor and device IDs name: QEMU's edu, igb and ivshmem-plain. Without
