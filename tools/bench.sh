@@ -41,72 +41,21 @@ case $ROUNDS$CALLS in ''|*[!0-9]*) die "ROUNDS=$ROUNDS and CALLS=$CALLS must be 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-# build LOG COMMAND...: a quiet build step; its output in $OUT/LOG.
-build() {
-	local log=$OUT/$1
-	shift
-	"$@" >"$log" 2>&1 || { tail -n 30 "$log" >&2; die "failed: $* (see $log)"; }
-}
-
-# Our guest programs into their own directory under OUT, not the cache's
-# guest-bin/ that `make check` fills; the uapi headers come from the cache
-# (tools/selftests.sh installs them, as for make check and make demo).
-guest_programs() {
-	local bin=$OUT/bench-bin hdr
-	hdr=$CACHE/headers/$(cat "$CACHE/src/linux-source-7.3.version")/include
-	[ -d "$hdr" ] || bash "$here/selftests.sh" "$CACHE/guest-bin/upstream"
-	[ -d "$hdr" ] || die "no uapi headers in $hdr"
-	rm -rf "$bin"
-	mkdir -p "$bin"
-	make -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" \
-		KHDR_INCLUDES="-isystem $hdr" OUTPUT="$bin"
-}
-
-# The commit the module was built from, "+changes" if its sources differ.
-module_rev() {
-	local rev
-	rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null) || { echo '?'; return; }
-	[ -z "$(git -C "$repo" status --porcelain -- rust include Kbuild)" ] || rev+="+changes"
-	echo "$rev"
-}
-
-header() {
-	local cpu qemu
-	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-	qemu=$(qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([^ ]*\).*/\1/p')
-	echo "vfio-pci-alias bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m)," \
-		"host CPU ${cpu:-unknown} ($(nproc) threads), QEMU ${qemu:-?} (TCG)," \
-		"kernel $(cat "$KDIR/include/config/kernel.release") ($VARIANT)," \
-		"module $(module_rev)," \
-		"$ROUNDS rounds, $CALLS calls"
-}
-
 main() {
 	local start=$SECONDS rc=0
-	if [ -z "${KDIR:-}" ]; then
-		bash "$here/setup.sh"
-		bash "$here/kernel.sh" >/dev/null
-		KDIR=$(bash "$here/kernel.sh" --print-dir)
-	fi
-	KSRC=$(cd "$KDIR/source" && pwd)
-	export KDIR KSRC
+	use_test_kernel
 	log "kernel $KDIR; building the module and vpa_bench"
-	build bench-build.log make -C "$repo" KDIR="$KDIR" modules
-	build bench-guest-programs.log guest_programs
-	build bench-initramfs.log env VPA_GUEST_BIN="$OUT/bench-bin" \
-		bash "$here/initramfs.sh" "$KDIR" "$OUT/initramfs-bench.cpio.gz"
+	# The guest programs in $OUT/bench-bin, the image initramfs-bench.cpio.gz.
+	test_image bench
 
 	log "running $ROUNDS rounds of $CALLS calls in QEMU (log $OUT/bench.log)"
-	bash "$here/qemu.sh" --kernel "$KDIR/arch/x86/boot/bzImage" \
-		--initrd "$OUT/initramfs-bench.cpio.gz" --suite bench --mode iommu \
-		--log "$OUT/bench.log" --timeout 1800 \
-		--append "vpa.rounds=$ROUNDS vpa.calls=$CALLS" >"$OUT/bench.results" || rc=$?
+	boot_image bench 1800 "vpa.rounds=$ROUNDS vpa.calls=$CALLS" || rc=$?
 	tr -d '\r' <"$OUT/bench.log" | grep -a '^VPA-BENCH: ' >"$OUT/bench.raw" || true
 	# Whatever failed, with vpa_bench's own complaints.
 	tr -d '\r' <"$OUT/bench.log" | grep -a '^FAIL: ' >&2 || true
 	grep -v '^ok - ' "$OUT/bench.results" | sed 's/^/# /' >&2 || true
 
-	header
+	run_header bench "$ROUNDS rounds, $CALLS calls"
 	echo
 	python3 "$here/bench_table.py" "$OUT/bench.raw" || rc=1
 	log "total $(( SECONDS - start ))s"

@@ -69,12 +69,6 @@ esac
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-build() {
-	local log=$OUT/$1
-	shift
-	"$@" >"$log" 2>&1 || { tail -n 30 "$log" >&2; die "failed: $* (see $log)"; }
-}
-
 # The kernel must be the kind the soak is for.
 check_kernel() {
 	local opt missing=0
@@ -85,64 +79,26 @@ check_kernel() {
 	[ $missing = 0 ] || die "make soak needs the KASAN + kmemleak kernel with failslab"
 }
 
-guest_programs() {
-	local bin=$OUT/soak-bin hdr
-	hdr=$CACHE/headers/$(cat "$CACHE/src/linux-source-7.3.version")/include
-	[ -d "$hdr" ] || bash "$here/selftests.sh" "$CACHE/guest-bin/upstream"
-	[ -d "$hdr" ] || die "no uapi headers in $hdr"
-	rm -rf "$bin"
-	mkdir -p "$bin"
-	make -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" \
-		KHDR_INCLUDES="-isystem $hdr" OUTPUT="$bin"
-}
-
-module_rev() {
-	local rev
-	rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null) || { echo '?'; return; }
-	[ -z "$(git -C "$repo" status --porcelain -- rust include Kbuild)" ] || rev+="+changes"
-	echo "$rev"
-}
-
-header() {
-	local cpu qemu
-	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-	qemu=$(qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([^ ]*\).*/\1/p')
-	echo "vfio-pci-alias soak: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m)," \
-		"host CPU ${cpu:-unknown} ($(nproc) threads), QEMU ${qemu:-?} (TCG)," \
-		"kernel $(cat "$KDIR/include/config/kernel.release") ($VARIANT)," \
-		"module $(module_rev), ${DURATION}s in rounds of ${ROUND}s," \
-		"failslab ${FAILSLAB}%$([ "$FAILSLAB_GROUP" = 0 ] || echo ' with groups')${KERNEL_ARGS:+, $KERNEL_ARGS}"
-}
-
 main() {
 	local start=$SECONDS rc=0 timeout
-	if [ -z "${KDIR:-}" ]; then
-		bash "$here/setup.sh"
-		bash "$here/kernel.sh" >/dev/null
-		KDIR=$(bash "$here/kernel.sh" --print-dir)
-	fi
-	KSRC=$(cd "$KDIR/source" && pwd)
-	export KDIR KSRC
+	use_test_kernel
 	check_kernel
 	log "kernel $KDIR; building the module and the guest programs"
-	build soak-build.log make -C "$repo" KDIR="$KDIR" modules
-	build soak-guest-programs.log guest_programs
-	build soak-initramfs.log env VPA_GUEST_BIN="$OUT/soak-bin" \
-		bash "$here/initramfs.sh" "$KDIR" "$OUT/initramfs-soak.cpio.gz"
+	# The guest programs in $OUT/soak-bin, the image initramfs-soak.cpio.gz.
+	test_image soak
 
 	# QEMU's bound: the soak, boot and the last teardown, kmemleak's scan and
 	# the dmesg dump. /init stops the script well before its watchdog.
 	timeout=$((DURATION + MARGIN))
 	log "soaking for ${DURATION}s (QEMU timeout ${timeout}s, log $OUT/soak.log)"
 	# A big kernel log: an hour of churn must not push a splat out of it.
-	bash "$here/qemu.sh" --kernel "$KDIR/arch/x86/boot/bzImage" \
-		--initrd "$OUT/initramfs-soak.cpio.gz" --suite soak --mode iommu \
-		--log "$OUT/soak.log" --timeout "$timeout" \
-		--append "log_buf_len=16M${KERNEL_ARGS:+ $KERNEL_ARGS} vpa.duration=$DURATION vpa.round=$ROUND vpa.stress=$STRESS vpa.failslab=$FAILSLAB vpa.failslab_group=$FAILSLAB_GROUP vpa.timeout=$((timeout - 400))" \
-		>"$OUT/soak.results" || rc=$?
+	boot_image soak "$timeout" \
+		"log_buf_len=16M${KERNEL_ARGS:+ $KERNEL_ARGS} vpa.duration=$DURATION vpa.round=$ROUND vpa.stress=$STRESS vpa.failslab=$FAILSLAB vpa.failslab_group=$FAILSLAB_GROUP vpa.timeout=$((timeout - 400))" ||
+		rc=$?
 	tr -d '\r' <"$OUT/soak.log" | sed -n 's/^VPA-SOAK: //p' >"$OUT/soak.counts" || true
 
-	header
+	run_header soak "${DURATION}s in rounds of ${ROUND}s," \
+		"failslab ${FAILSLAB}%$([ "$FAILSLAB_GROUP" = 0 ] || echo ' with groups')${KERNEL_ARGS:+, $KERNEL_ARGS}"
 	echo
 	sed 's/^/  /' "$OUT/soak.counts"
 	echo

@@ -19,6 +19,17 @@ TEST_BDFS="$EDU_BDF $IGB_BDF $IVSHMEM_BDF"
 
 PCI=/sys/bus/pci
 
+# cmdline VAR DEFAULT: the value of vpa.VAR= on the kernel command line.
+cmdline() {
+	local w
+	for w in $(cat /proc/cmdline); do
+		case $w in
+		"vpa.$1="*) echo "${w#*=}"; return ;;
+		esac
+	done
+	echo "$2"
+}
+
 info() { echo "# $*"; }
 # Print a failure reason; returns 1 so callers can `|| { fail ...; return 1; }`.
 fail() { echo "FAIL: $*"; return 1; }
@@ -155,4 +166,33 @@ unload_dropin() {
 		rmmod vfio_pci || { fail "rmmod vfio_pci"; return 1; }
 	fi
 	mod vfio_pci
+}
+
+# The vfio stack of the mode and vfio_pci_alias loaded, every test device
+# bound to vfio-pci-alias.
+bind_all_alias() {
+	local bdf
+	load_vfio_stack "$VPA_MODE" && load_alias || return 1
+	for bdf in $TEST_BDFS; do
+		bind_to "$bdf" "$ALIAS_DRIVER" || return 1
+	done
+}
+
+# Every test device released, vfio_pci_alias unloaded; 1 if any of it failed.
+release_all_alias() {
+	local bdf rc=0
+	for bdf in $TEST_BDFS; do
+		release "$bdf" || rc=1
+	done
+	unload_alias || rc=1
+	return $rc
+}
+
+# A kselftest harness program's TAP output ("ok N fixture.case",
+# "not ok N fixture.case # reason") as sub-results "VPA-TEST: ok
+# PROG/fixture.case"; returns 1 if it ran no test.
+harness_results() { # harness_results PROG OUTPUT-FILE
+	sed -n -e "s/^ok [0-9]* \([^ #]*\).*/VPA-TEST: ok $1\/\1/p" \
+	       -e "s/^not ok [0-9]* \([^ #]*\).*/VPA-TEST: not ok $1\/\1/p" "$2"
+	grep -q '^ok [0-9]' "$2" || { fail "$1 ran no test"; return 1; }
 }

@@ -18,21 +18,12 @@ prog=$1
 shift
 
 main() {
-	local bdf rc=0 out=/tmp/$prog.out
-	load_vfio_stack "$VPA_MODE" && load_alias || return 1
-	for bdf in $TEST_BDFS; do
-		bind_to "$bdf" "$ALIAS_DRIVER" || return 1
-	done
+	local rc=0 out=/tmp/$prog.out
+	bind_all_alias || return 1
 	"$VPA_DIR/bin/$prog" "$@" $TEST_BDFS >"$out" 2>&1 || rc=1
 	cat "$out"
-	# kselftest TAP: "ok N fixture.case" / "not ok N fixture.case # reason".
-	sed -n -e "s/^ok [0-9]* \([^ #]*\).*/VPA-TEST: ok $prog\/\1/p" \
-	       -e "s/^not ok [0-9]* \([^ #]*\).*/VPA-TEST: not ok $prog\/\1/p" "$out"
-	grep -q '^ok [0-9]' "$out" || { fail "$prog ran no test"; rc=1; }
-	for bdf in $TEST_BDFS; do
-		release "$bdf" || rc=1
-	done
-	unload_alias || rc=1
+	harness_results "$prog" "$out" || rc=1
+	release_all_alias || rc=1
 	return $rc
 }
 

@@ -15,17 +15,6 @@
 
 . /vpa/lib.sh
 
-# cmdline VAR DEFAULT: the value of vpa.VAR= on the kernel command line.
-cmdline() {
-	local w
-	for w in $(cat /proc/cmdline); do
-		case $w in
-		"vpa.$1="*) echo "${w#*=}"; return ;;
-		esac
-	done
-	echo "$2"
-}
-
 # run_one DRIVER ROUND CALLS: bind both devices, run vpa_bench, release them.
 run_one() {
 	local drv=$1 round=$2 calls=$3 rc=0 bdf

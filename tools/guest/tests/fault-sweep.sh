@@ -18,23 +18,15 @@
 . /vpa/lib.sh
 
 main() {
-	local bdf rc=0 out=/tmp/fault_sweep.out
-	load_vfio_stack "$VPA_MODE" && load_alias || return 1
-	for bdf in $TEST_BDFS; do
-		bind_to "$bdf" "$ALIAS_DRIVER" || return 1
-	done
+	local rc=0 out=/tmp/fault_sweep.out
+	bind_all_alias || return 1
 	{
 		VPA_DROPIN_KO=$DROPIN_MODULE "$VPA_DIR/bin/fault_sweep" $TEST_BDFS 2>&1
 		echo $? >/tmp/fault_sweep.rc
 	} | tee "$out"
 	[ "$(cat /tmp/fault_sweep.rc)" = 0 ] || rc=1
-	sed -n -e "s/^ok [0-9]* \([^ #]*\).*/VPA-TEST: ok fault_sweep\/\1/p" \
-	       -e "s/^not ok [0-9]* \([^ #]*\).*/VPA-TEST: not ok fault_sweep\/\1/p" "$out"
-	grep -q '^ok [0-9]' "$out" || { fail "fault_sweep ran no test"; rc=1; }
-	for bdf in $TEST_BDFS; do
-		release "$bdf" || rc=1
-	done
-	unload_alias || rc=1
+	harness_results fault_sweep "$out" || rc=1
+	release_all_alias || rc=1
 	return $rc
 }
 

@@ -66,16 +66,6 @@ FAILSLAB_TIMES=1000000000
 # How long the processes of a round get to die once killed.
 STUCK_LIMIT=300
 
-cmdline() {
-	local w
-	for w in $(cat /proc/cmdline); do
-		case $w in
-		"vpa.$1="*) echo "${w#*=}"; return ;;
-		esac
-	done
-	echo "$2"
-}
-
 now() { cut -d. -f1 /proc/uptime; }
 
 # One event of this loop: a line in its own file, counted at the end, and

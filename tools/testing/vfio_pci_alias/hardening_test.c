@@ -621,17 +621,7 @@ static int low_power_exit(int fd)
 /* The first line of sysfs attribute @attr of @bdf into @buf ("" if none). */
 static const char *dev_attr(const char *bdf, const char *attr, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
-	buf[0] = 0;
-	f = fopen(path, "r");
-	if (f) {
-		if (!fgets(buf, len, f))
-			buf[0] = 0;
-		fclose(f);
-	}
+	vpa_dev_attr(bdf, attr, buf, len);
 	buf[strcspn(buf, "\n")] = 0;
 	return buf;
 }
@@ -672,22 +662,8 @@ static int signalled(int efd, int ms)
 static int has_cap(const char *bdf, int id)
 {
 	unsigned char cfg[256];
-	char path[PATH_MAX];
-	int fd, n, pos, guard = 48;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, cfg, sizeof(cfg));
-	close(fd);
-	if (n < 64 || !(cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST))
-		return 0;
-	for (pos = cfg[PCI_CAPABILITY_LIST] & ~3; pos && pos + 2 <= n && guard--;
-	     pos = cfg[pos + PCI_CAP_LIST_NEXT] & ~3)
-		if (cfg[pos] == id)
-			return 1;
-	return 0;
+	return vpa_pci_cap(bdf, id, 2, cfg) != 0;
 }
 
 /*

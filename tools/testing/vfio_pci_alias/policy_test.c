@@ -37,39 +37,16 @@
 /* wc_bars of @bdf into @buf, "" if unreadable. */
 static const char *wc_bars(const char *bdf, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/wc_bars", bdf);
-	buf[0] = 0;
-	f = fopen(path, "r");
-	if (f) {
-		if (!fgets(buf, len, f))
-			buf[0] = 0;
-		fclose(f);
-	}
-	return buf;
+	return vpa_dev_attr(bdf, "wc_bars", buf, len);
 }
 
 /* The BAR holding @bdf's MSI-X table, from its config space; -1 if none. */
 static int msix_bar(const char *bdf)
 {
 	unsigned char cfg[256];
-	char path[PATH_MAX];
-	int fd, n, pos, guard = 48;
+	int pos = vpa_pci_cap(bdf, PCI_CAP_ID_MSIX, 8, cfg);
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, cfg, sizeof(cfg));
-	close(fd);
-	if (n < 64 || !(cfg[6] & 0x10))		/* PCI_STATUS_CAP_LIST */
-		return -1;
-	for (pos = cfg[0x34] & ~3; pos && pos + 8 <= n && guard--; pos = cfg[pos + 1] & ~3)
-		if (cfg[pos] == 0x11)			/* PCI_CAP_ID_MSIX */
-			return cfg[pos + 4] & 7;	/* PCI_MSIX_TABLE_BIR */
-	return -1;
+	return pos ? cfg[pos + PCI_MSIX_TABLE] & PCI_MSIX_TABLE_BIR : -1;
 }
 
 /* The first I/O port BAR of @bdf, from sysfs; -1 if none. */

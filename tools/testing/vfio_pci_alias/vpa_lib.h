@@ -273,6 +273,19 @@ static inline int vpa_window(int fd, uint32_t index, uint32_t attrs,
 	return ret ? ret : (int)req.alias_index;
 }
 
+/*
+ * The flags PROBE of SET reports for region @index (the attributes it may
+ * have, VFIO_ALIAS_REGION_WINDOW if windows of it may too), or -errno.
+ */
+static inline int64_t vpa_probe(int fd, uint32_t index)
+{
+	struct vfio_device_feature_alias_region req = { .index = index };
+	int ret = vpa_feature(fd, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET,
+			      &req, sizeof(req));
+
+	return ret ? ret : (int64_t)req.flags;
+}
+
 /* Number of regions VFIO_DEVICE_GET_INFO reports, or -errno. */
 static inline int vpa_num_regions(int fd)
 {
@@ -316,6 +329,38 @@ static inline struct vfio_info_cap_header *vpa_find_cap(void *buf, uint16_t id)
 	}
 	return NULL;
 }
+
+#ifdef __KSELFTEST_HARNESS_H
+/*
+ * In a test (kselftest_harness.h): region @index of the device @fd is a
+ * write-combining alias of [@offset, @offset + @size) of region @aliased,
+ * by its region info and its alias capability (version 2).
+ */
+static inline void vpa_assert_wc_alias(struct __test_metadata *_metadata, int fd,
+				       uint32_t index, uint32_t aliased,
+				       uint64_t offset, uint64_t size)
+{
+	char buf[512];
+	struct vfio_region_info *info = (void *)buf;
+	struct vfio_region_info_cap_alias *cap;
+
+	ASSERT_EQ(0, vpa_region_info(fd, index, buf, sizeof(buf)));
+	ASSERT_EQ(index, info->index);
+	ASSERT_EQ(size, info->size);
+	ASSERT_EQ((uint64_t)index << 40, info->offset);
+	ASSERT_EQ(VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+		  VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS |
+		  VFIO_REGION_INFO_FLAG_ALIAS | VFIO_REGION_INFO_FLAG_WC, info->flags);
+	cap = (void *)vpa_find_cap(buf, VFIO_REGION_INFO_CAP_ALIAS);
+	ASSERT_NE(NULL, cap);
+	ASSERT_EQ(2, cap->header.version);
+	ASSERT_EQ(aliased, cap->aliased_index);
+	ASSERT_EQ(VFIO_ALIAS_ATTR_WC, cap->attrs);
+	ASSERT_EQ(0, cap->reserved);
+	ASSERT_EQ(offset, cap->offset);
+	ASSERT_EQ(size, cap->size);
+}
+#endif
 
 static sigjmp_buf vpa_bus_jmp __attribute__((unused));
 
@@ -418,6 +463,53 @@ static inline int vpa_sysfs_read(const char *path, char *buf, size_t size)
 		return -errno;
 	buf[n] = 0;
 	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/*
+ * The first line of the sysfs attribute @attr ("wc_bars", "power_state"...)
+ * of PCI device @bdf into @buf, its newline kept; "" if unreadable.
+ */
+static inline const char *vpa_dev_attr(const char *bdf, const char *attr, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	buf[0] = 0;
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(buf, len, f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	return buf;
+}
+
+/*
+ * The offset of capability @id in the standard capability list of PCI
+ * device @bdf, 0 if it has none; its first 256 bytes of config space go to
+ * @cfg (zeroes past what could be read). The walk stops at a capability of
+ * which fewer than @len bytes could be read (2 for its header only).
+ */
+static inline int vpa_pci_cap(const char *bdf, int id, int len, unsigned char cfg[256])
+{
+	char path[PATH_MAX];
+	int fd, n, pos, guard = 48;
+
+	memset(cfg, 0, 256);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, cfg, 256);
+	close(fd);
+	if (n < 64 || !(cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST))
+		return 0;
+	for (pos = cfg[PCI_CAPABILITY_LIST] & ~3; pos && pos + len <= n && guard--;
+	     pos = cfg[pos + PCI_CAP_LIST_NEXT] & ~3)
+		if (cfg[pos] == id)
+			return pos;
 	return 0;
 }
 

@@ -432,21 +432,7 @@ TEST_F(ivshmem, window_region_info_and_capability)
 	whole = vpa_alias(self->d.fd, 2, WC);
 	ASSERT_EQ(self->base + 1, whole);
 
-	ASSERT_EQ(0, vpa_region_info(self->d.fd, w, buf, sizeof(buf)));
-	ASSERT_EQ((uint32_t)w, info->index);
-	ASSERT_EQ(WIN_SIZE, info->size);
-	ASSERT_EQ((uint64_t)w << 40, info->offset);
-	ASSERT_EQ(VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
-		  VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS |
-		  VFIO_REGION_INFO_FLAG_ALIAS | VFIO_REGION_INFO_FLAG_WC, info->flags);
-	cap = (void *)vpa_find_cap(buf, VFIO_REGION_INFO_CAP_ALIAS);
-	ASSERT_NE(NULL, cap);
-	ASSERT_EQ(2, cap->header.version);
-	ASSERT_EQ(2, cap->aliased_index);
-	ASSERT_EQ(WC, cap->attrs);
-	ASSERT_EQ(0, cap->reserved);
-	ASSERT_EQ(WIN_OFF, cap->offset);
-	ASSERT_EQ(WIN_SIZE, cap->size);
+	vpa_assert_wc_alias(_metadata, self->d.fd, w, 2, WIN_OFF, WIN_SIZE);
 
 	/* The whole-BAR alias: version 2 too, offset 0 and the BAR's size. */
 	ASSERT_EQ(0, vpa_region_info(self->d.fd, whole, buf, sizeof(buf)));
@@ -1062,22 +1048,18 @@ TEST_F_TIMEOUT(reset, zaps_window_and_bar, 180)
 
 TEST(msix_bar_has_no_wc_window)
 {
-	struct vfio_device_feature_alias_region req = { .index = 3 };
 	struct vpa_dev d;
 
 	VPA_NEED(VPA_IGB);
 	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_IGB), &d));
-	/* igb: MSI-X table in BAR3, which the PCI core maps uncached. */
-	ASSERT_EQ(0, vpa_feature(d.fd, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET,
-				 &req, sizeof(req)));
-	/* No attribute, so no windows either. */
-	ASSERT_EQ(0, req.flags);
+	/*
+	 * igb: MSI-X table in BAR3, which the PCI core maps uncached. No
+	 * attribute, so no windows either.
+	 */
+	ASSERT_EQ(0, vpa_probe(d.fd, 3));
 	ASSERT_EQ(-EOPNOTSUPP, vpa_window(d.fd, 3, WC, 0, SZ_4K));
 	/* BAR0 of the same device can have windows. */
-	req = (struct vfio_device_feature_alias_region){ .index = 0 };
-	ASSERT_EQ(0, vpa_feature(d.fd, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET,
-				 &req, sizeof(req)));
-	ASSERT_EQ(WC | VFIO_ALIAS_REGION_WINDOW, req.flags);
+	ASSERT_EQ(WC | VFIO_ALIAS_REGION_WINDOW, vpa_probe(d.fd, 0));
 	ASSERT_EQ(VFIO_PCI_NUM_REGIONS, vpa_window(d.fd, 0, WC, SZ_4K, SZ_4K));
 	ASSERT_EQ(VFIO_PCI_NUM_REGIONS + 1, vpa_num_regions(d.fd));
 	vpa_close(&d);
