@@ -27,4 +27,4 @@ main() {
 	return $rc
 }
 
-main
+main "$@"
