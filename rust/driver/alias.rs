@@ -168,10 +168,7 @@ pub(super) fn feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> R
                 size: 0,
             }
         };
-        let alias = Alias {
-            span,
-            attrs,
-        };
+        let alias = Alias { span, attrs };
         let at = dev
             .aliases
             .insert_unique_unless(alias, |a| a.conflicts(&alias))?;
