@@ -172,21 +172,18 @@ impl Drop for BarAccess<'_> {
 /// Every BAR's gate entered ([`Bars::enter_all`]).
 pub(crate) struct AllBars<'a> {
     /// Left, in BAR order, when dropped.
-    all: [BarAccess<'a>; NUM_BARS],
+    all: [Option<BarAccess<'a>>; NUM_BARS],
 }
 
 impl AllBars<'_> {
     /// `VFIO_DEVICE_IOEVENTFD` at user address `arg`, by core.
     pub(crate) fn ioeventfd(&self, arg: usize) -> Result<isize> {
-        let bars = self.all[0].bars;
-        let mut readers = [None; NUM_BARS];
-        for (r, a) in readers.iter_mut().zip(self.all.iter()) {
-            *r = a.read.as_ref();
-        }
-        let readers = readers.map(|r| r.ok_or(EINVAL));
-        let [a, b, c, d, e, f] = readers;
-        bars.maps
-            .ioeventfd(self.all[0].core, [a?, b?, c?, d?, e?, f?], arg)
+        let first = self.all[0].as_ref().ok_or(EINVAL)?;
+        let readers = self
+            .all
+            .each_ref()
+            .map(|a| a.as_ref().and_then(|a| a.read.as_ref()));
+        first.bars.maps.ioeventfd(first.core, readers, arg)
     }
 }
 
@@ -361,16 +358,11 @@ impl Bars {
     /// BAR changes mode, so core sees a mapping only on an uncached BAR and
     /// refuses the others.
     pub(crate) fn enter_all<'a>(&'a self, core: &'a CoreDevice) -> Result<AllBars<'a>> {
-        Ok(AllBars {
-            all: [
-                self.enter(core, 0)?,
-                self.enter(core, 1)?,
-                self.enter(core, 2)?,
-                self.enter(core, 3)?,
-                self.enter(core, 4)?,
-                self.enter(core, 5)?,
-            ],
-        })
+        let mut all = [const { None }; NUM_BARS];
+        for (bar, access) in all.iter_mut().enumerate() {
+            *access = Some(self.enter(core, bar)?);
+        }
+        Ok(AllBars { all })
     }
 
     /// A new mapping of `bar`, write-combining if `wc`, else uncached.
@@ -546,18 +538,6 @@ impl Bars {
         for bar in 0..NUM_BARS {
             self.set_state(&mut m, bar, BarState::default());
             self.uc_maps[bar].store(0, Relaxed);
-        }
-    }
-
-    /// The kind of `bar` for the debugfs view: not mappable, prefetchable or
-    /// plain memory.
-    pub(super) fn kind(core: &CoreDevice, bar: usize) -> &'static str {
-        if !core.bar_mmap_capable(bar) {
-            "other"
-        } else if core.bar_prefetchable(bar) {
-            "pref"
-        } else {
-            "mem"
         }
     }
 }

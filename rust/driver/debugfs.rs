@@ -61,6 +61,17 @@ impl AliasDevice {
     }
 }
 
+/// The kind of `bar`: not mappable, prefetchable or plain memory.
+fn kind(core: &CoreDevice, bar: usize) -> &'static str {
+    if !core.bar_mmap_capable(bar) {
+        "other"
+    } else if core.bar_prefetchable(bar) {
+        "pref"
+    } else {
+        "mem"
+    }
+}
+
 impl Bars {
     /// The state of every BAR of `core`: one line per implemented BAR, then
     /// the chunks of each BAR we map.
@@ -89,7 +100,7 @@ impl Bars {
             writeln!(
                 f,
                 "{bar:<4} {:<5} {ty:<5} {pol:<7} {:<8} {:<8} {}",
-                Bars::kind(core, bar),
+                kind(core, bar),
                 self.uc_maps[bar].load(Relaxed),
                 m.wc_maps[bar],
                 self.maps.readers(bar)

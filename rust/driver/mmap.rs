@@ -99,10 +99,9 @@ fn fault(dev: &Device, vmf: &Fault, order: u32, uncached: bool) -> VmFault {
     // distance from the VMA's start.
     let in_region = pgoff & ((1 << PGOFF_SHIFT) - 1);
     let page_in_bar = (in_region + (addr.wrapping_sub(start)) / PAGE_SIZE) as u64;
-    let pfn = (dev.core().bar_start(bar) >> PAGE_SHIFT) + page_in_bar;
     // As core's is_aligned_for_order(): a huge entry must fit in the VMA
-    // and map an aligned PFN range.
-    if order > 0 && (addr < start || addr + span > end || pfn & ((1 << order) - 1) != 0) {
+    // (the PFN range's alignment is checked where the PFN is made).
+    if order > 0 && (addr < start || addr + span > end) {
         return VM_FAULT_FALLBACK;
     }
     let (pmd, pud) = pfnmap::huge_orders();

@@ -149,17 +149,18 @@ impl<M: Send + Sync> BarMaps<M> {
 
     /// `VFIO_DEVICE_IOEVENTFD` at user address `arg`, by core, which reads
     /// the request from user memory itself. `readers` must hold every BAR's
-    /// gate (in BAR order): whichever BAR core picks, its `barmap` entry
-    /// cannot change meanwhile, and core finds a mapping to keep only on a
-    /// BAR that is core's.
+    /// gate (in BAR order; `EINVAL` otherwise): whichever BAR core picks, its
+    /// `barmap` entry cannot change meanwhile, and core finds a mapping to
+    /// keep only on a BAR that is core's.
     pub(crate) fn ioeventfd(
         &self,
         core: &CoreDevice,
-        readers: [&BarRead<'_, M>; NUM_BARS],
+        readers: [Option<&BarRead<'_, M>>; NUM_BARS],
         arg: usize,
     ) -> Result<isize> {
         self.check(core)?;
         for (bar, r) in readers.iter().enumerate() {
+            let r = r.ok_or(EINVAL)?;
             if !ptr::eq(r.maps, self) || r.bar != bar {
                 return Err(EINVAL);
             }

@@ -11,7 +11,7 @@
 use super::{index_to_offset, CoreDevice};
 use crate::staging::{
     bindings,
-    mm::pfnmap::{Fault, VmFault, VM_FAULT_SIGBUS},
+    mm::pfnmap::{Fault, VmFault, VM_FAULT_FALLBACK, VM_FAULT_SIGBUS},
 };
 use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
 
@@ -19,8 +19,10 @@ impl CoreDevice {
     /// Inserts the `1 << order` pages at page `page` of `bar` for the fault
     /// `vmf` with `vfio_pci_vmf_insert_pfn()` under `memory_lock`, which
     /// fails with SIGBUS while the device's memory decoding is off or it is
-    /// in low power. `VM_FAULT_SIGBUS` if the pages are not all within the
-    /// BAR (rounded up to a page).
+    /// in low power. Pages not all within the BAR (rounded up to a page) get
+    /// `VM_FAULT_SIGBUS` (`VM_FAULT_FALLBACK` for a huge fault), and a huge
+    /// fault whose PFN range is not aligned to its order `VM_FAULT_FALLBACK`,
+    /// as core's `is_aligned_for_order()` gives it.
     ///
     /// `refuse` runs first, under the same lock: a `vm_fault_t` it returns
     /// is returned instead. It sees what [`Self::with_memory_locked`] changed
@@ -36,9 +38,16 @@ impl CoreDevice {
     ) -> VmFault {
         let pages = self.bar_len(bar).div_ceil(PAGE_SIZE as u64);
         if page.checked_add(1 << order).is_none_or(|end| end > pages) {
-            return VM_FAULT_SIGBUS;
+            return if order > 0 {
+                VM_FAULT_FALLBACK
+            } else {
+                VM_FAULT_SIGBUS
+            };
         }
         let pfn = (self.bar_start(bar) >> PAGE_SHIFT) + page;
+        if pfn & ((1 << order) - 1) != 0 {
+            return VM_FAULT_FALLBACK;
+        }
         let _locked = self.memory_read_lock();
         refuse().unwrap_or_else(|| {
             // SAFETY: `memory_lock` is held for read, as required; `vmf` is
