@@ -21,6 +21,8 @@ mod bars;
 mod chunked_map;
 mod debugfs;
 pub(crate) mod denylist;
+mod dmabuf;
+mod dmabuf_map;
 mod mmap;
 pub(crate) mod policy;
 mod regions;
@@ -63,6 +65,10 @@ pub(crate) struct AliasDevice {
     /// Memory type and users of each BAR.
     #[pin]
     bars: Bars,
+    /// The DMABUFs exported in this open, until their release or the last
+    /// close.
+    #[pin]
+    dmabufs: Mutex<KVec<dmabuf::Listed>>,
 }
 
 /// A vfio device of this driver.
@@ -148,6 +154,7 @@ impl vfio::Driver for AliasDevice {
             info_caps: core.info_caps_possible(),
             msix,
             bars <- Bars::new(core, policy),
+            dmabufs <- new_mutex!(KVec::new()),
         })
     }
 
@@ -176,6 +183,9 @@ impl vfio::Driver for AliasDevice {
     }
 
     fn close_device(dev: &Device) {
+        // DMABUFs live for one open of the device, and give their BAR holds
+        // back first.
+        dmabuf::revoke_all(dev);
         // Core's close unmaps and releases what its own mapping covers.
         dev.bars.close(dev.core());
         dev.core().close();
@@ -213,12 +223,20 @@ impl vfio::Driver for AliasDevice {
         }
     }
 
-    fn device_feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> Result {
-        if flags & uapi::VFIO_DEVICE_FEATURE_MASK == uapi::VFIO_DEVICE_FEATURE_ALIAS_REGION {
-            alias::feature(dev, flags, arg, argsz)
-        } else {
-            dev.core().device_feature(flags, arg, argsz)
+    fn device_feature(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> Result<i32> {
+        match flags & uapi::VFIO_DEVICE_FEATURE_MASK {
+            uapi::VFIO_DEVICE_FEATURE_ALIAS_REGION => alias::feature(dev, flags, arg, argsz)?,
+            // Ours in place of core's: the DMABUFs can be mmap()ed.
+            uapi::VFIO_DEVICE_FEATURE_DMA_BUF => return dmabuf::export(dev, flags, arg, argsz),
+            uapi::VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE => {
+                dmabuf::revoke_feature(dev, flags, arg, argsz)?
+            }
+            uapi::VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR => {
+                dmabuf::memattr_feature(dev, flags, arg, argsz)?
+            }
+            _ => dev.core().device_feature(flags, arg, argsz)?,
         }
+        Ok(0)
     }
 
     #[inline]

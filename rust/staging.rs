@@ -4,8 +4,9 @@
 //! `rust/kernel/` would hold them.
 //!
 //! Nothing here is specific to this driver's policy: the vfio-pci core
-//! device and variant-driver glue ([`vfio`]), VMAs of device PFNs
-//! ([`mm::pfnmap`]), kernel mappings of device memory ([`io::remap`]), sysfs
+//! device and variant-driver glue ([`vfio`]), DMABUF exporters
+//! ([`dma_buf`]), VMAs of device PFNs ([`mm::pfnmap`]), kernel mappings of
+//! device memory ([`io::remap`]), sysfs
 //! attribute groups ([`sysfs`]), the RCU-read table and the per-CPU
 //! reader/writer gate ([`sync`]), the `struct pci_driver` adapter vfio needs
 //! ([`pci`]), the uAPI values ([`uapi`]) and the generated bindings. Every
@@ -16,6 +17,7 @@
 //! listed in Documentation/vfio-pci-alias.rst ("Staging abstractions").
 
 pub(crate) mod bindings;
+pub(crate) mod dma_buf;
 pub(crate) mod io;
 pub(crate) mod mm;
 pub(crate) mod params;

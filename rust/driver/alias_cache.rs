@@ -20,6 +20,14 @@
 //! See Documentation/vfio-pci-alias.rst.
 
 use super::alias::{Span, MAX_ALIASES};
+
+/// Window slots for the ranges of write-combining DMABUFs
+/// ([`super::dmabuf`]), after the aliases' slots: mmap() of a
+/// write-combining DMABUF with more ranges than are free fails with
+/// `ENOSPC`.
+pub(crate) const DMABUF_WINDOWS: usize = 64;
+/// Every slot: aliases first, then DMABUF ranges.
+pub(crate) const SLOTS: usize = MAX_ALIASES + DMABUF_WINDOWS;
 use crate::staging::vfio::{MemoryLocked, NUM_BARS};
 use kernel::{
     prelude::*,
@@ -94,7 +102,7 @@ impl CachedAlias {
 /// until the aliases are cleared. A reader that finds it empty asks the
 /// alias table.
 pub(crate) struct AliasCache {
-    slots: [CachedAlias; MAX_ALIASES],
+    slots: [CachedAlias; SLOTS],
     /// Per BAR, the number of active entries ([`CachedAlias::active`]),
     /// under the same rule: uncached faults of a BAR without active windows
     /// look no further.

@@ -39,8 +39,8 @@
 //! ([`Bars::map`]), against the same gate.
 
 use super::{
-    alias::{Span, MAX_ALIASES},
-    alias_cache::AliasCache,
+    alias::Span,
+    alias_cache::{AliasCache, DMABUF_WINDOWS, SLOTS},
     chunked_map::ChunkedMap,
     policy::BarSet,
 };
@@ -96,9 +96,12 @@ pub(super) struct Users {
     logged: BarSet,
     /// The device is open (between [`Bars::open`] and [`Bars::reset`]).
     pub(super) open: bool,
-    /// Per alias, VMAs mapping its window as a window (not as part of a
-    /// write-combining BAR).
-    pub(super) win_maps: [usize; MAX_ALIASES],
+    /// Per slot, VMAs mapping its window as a window (not as part of a
+    /// write-combining BAR); for a DMABUF slot, 1 while the DMABUF has a
+    /// write-combining mapping.
+    pub(super) win_maps: [usize; SLOTS],
+    /// DMABUF slots taken by a write-combining DMABUF.
+    pub(super) dmabuf_slots: [bool; DMABUF_WINDOWS],
 }
 
 /// Memory type and users of every BAR of a device.
@@ -127,6 +130,10 @@ pub(crate) struct Bars {
     pub(super) uc_maps: [Atomic<usize>; NUM_BARS],
     /// Per alias, its span and window state.
     cache: AliasCache,
+    /// The largest size of a DMABUF the device exported in this open: their
+    /// VMAs are at the device file's offsets below it
+    /// ([`Self::zap_uncached`]). Raised before a DMABUF's fd exists.
+    dmabuf_extent: Atomic<u64>,
     #[pin]
     pub(super) users: Mutex<Users>,
 }
@@ -194,12 +201,14 @@ impl Bars {
             maps: BarMaps::new::<super::AliasDevice>(core)?,
             uc_maps: [const { Atomic::new(0) }; NUM_BARS],
             cache: AliasCache::new(),
+            dmabuf_extent: Atomic::new(0),
             users <- new_mutex!(Users {
                 wc_maps: [0; NUM_BARS],
                 policy,
                 logged: BarSet::default(),
                 open: false,
-                win_maps: [0; MAX_ALIASES],
+                win_maps: [0; SLOTS],
+                dmabuf_slots: [false; DMABUF_WINDOWS],
             }),
         })
     }
@@ -219,6 +228,23 @@ impl Bars {
     #[inline]
     pub(crate) fn cache(&self) -> &AliasCache {
         &self.cache
+    }
+
+    /// Records a DMABUF of `size` bytes (see `dmabuf_extent`), before its
+    /// fd exists.
+    pub(crate) fn note_dmabuf(&self, size: u64) {
+        let mut old = self.dmabuf_extent.load(Relaxed);
+        while old < size {
+            match self.dmabuf_extent.cmpxchg(old, size, Full) {
+                Ok(_) => break,
+                Err(now) => old = now,
+            }
+        }
+    }
+
+    /// See `dmabuf_extent`.
+    pub(super) fn dmabuf_extent(&self) -> u64 {
+        self.dmabuf_extent.load(Relaxed)
     }
 
     /// The write-combining policy.
@@ -509,7 +535,7 @@ impl Bars {
 
     /// [`Self::close`] with the lock held; also undoes a failed open.
     fn release_all(&self, m: &mut Users, core: &CoreDevice) {
-        m.win_maps = [0; MAX_ALIASES];
+        m.win_maps = [0; SLOTS];
         for bar in 0..NUM_BARS {
             let state = self.state(bar);
             if !state.contains_any(BarFlag::Wc | BarFlag::Windowed) {
@@ -533,8 +559,10 @@ impl Bars {
     pub(crate) fn reset(&self) {
         let mut m = self.users.lock();
         m.wc_maps = [0; NUM_BARS];
-        m.win_maps = [0; MAX_ALIASES];
+        m.win_maps = [0; SLOTS];
+        m.dmabuf_slots = [false; DMABUF_WINDOWS];
         m.open = false;
+        self.dmabuf_extent.store(0, Relaxed);
         for bar in 0..NUM_BARS {
             self.set_state(&mut m, bar, BarState::default());
             self.uc_maps[bar].store(0, Relaxed);

@@ -14,14 +14,37 @@
 //! Documentation/vfio-pci-alias.rst.
 
 use super::{
-    alias_cache::CachedAlias,
+    alias::{Span, MAX_ALIASES},
+    alias_cache::{CachedAlias, DMABUF_WINDOWS},
     bars::{BarFlag, Bars, Users},
     chunked_map::ChunkedMap,
 };
-use crate::staging::vfio::{BarWrite, CoreDevice};
+use crate::staging::vfio::{BarWrite, CoreDevice, MemoryLocked};
 use kernel::prelude::*;
 
+/// A window a write-combining DMABUF holds in its BAR's layout: DMABUF slot
+/// `slot`, mapped as a window (`window`) or as part of a BAR that is
+/// write-combining as a whole.
+#[derive(Clone, Copy)]
+pub(crate) struct DmaBufWindow {
+    slot: usize,
+    window: bool,
+}
+
 impl Bars {
+    /// Zaps the PTEs that could map `span` of `bar` with another memory type
+    /// than its window's: those of the BAR's region and its aliases at the
+    /// window's offsets, and every DMABUF mapping of the device (their
+    /// offsets are pages of their DMABUF, not of the BAR; the others fault
+    /// back).
+    fn zap_uncached(&self, locked: &MemoryLocked<'_>, bar: usize, span: Span) {
+        locked.zap(bar, span.start, span.size);
+        let extent = self.dmabuf_extent();
+        if extent > 0 {
+            locked.zap_offsets(0, extent);
+        }
+    }
+
     /// Whether a window of `bar` is mapped as a window, active or not (one
     /// whose layout failed keeps uncached PTEs until a relayout activates it).
     pub(super) fn windows_mapped(&self, m: &Users, bar: usize) -> bool {
@@ -46,10 +69,21 @@ impl Bars {
         bar: usize,
     ) -> Result<bool> {
         let mut m = self.users.lock();
+        self.map_window_locked(&mut m, core, slot, bar)
+    }
+
+    /// [`Self::map_window`] with the lock held.
+    fn map_window_locked(
+        &self,
+        m: &mut Users,
+        core: &CoreDevice,
+        slot: &CachedAlias,
+        bar: usize,
+    ) -> Result<bool> {
         let state = self.state(bar);
         if state.contains(BarFlag::Wc) {
             m.wc_maps[bar] += 1;
-            self.set_state(&mut m, bar, state & !BarFlag::Restore);
+            self.set_state(m, bar, state & !BarFlag::Restore);
             return Ok(false);
         }
         let i = slot.index();
@@ -65,12 +99,79 @@ impl Bars {
             return Err(EBUSY);
         }
         m.win_maps[i] = 1;
-        if let Err(e) = self.relayout(&mut m, &mut w, core, bar) {
+        if let Err(e) = self.relayout(m, &mut w, core, bar) {
             m.win_maps[i] = 0;
-            let _ = self.relayout(&mut m, &mut w, core, bar);
+            let _ = self.relayout(m, &mut w, core, bar);
             return Err(e);
         }
         Ok(true)
+    }
+
+    /// The first write-combining mapping of a DMABUF with the ranges `spans`
+    /// of `bar`: each range becomes a window in a DMABUF slot of its own,
+    /// mapped as [`Self::map_window`] maps an alias's. `ENOSPC` if too few
+    /// slots are free; on any error nothing is left taken.
+    pub(crate) fn map_dmabuf_windows(
+        &self,
+        core: &CoreDevice,
+        bar: usize,
+        spans: &[Span],
+    ) -> Result<KVec<DmaBufWindow>> {
+        let mut m = self.users.lock();
+        let cache = self.cache();
+        let mut got: KVec<DmaBufWindow> = KVec::with_capacity(spans.len(), GFP_KERNEL)?;
+        for span in spans {
+            // A slot nobody holds whose window has left the layout (a
+            // deferred return may still have it active).
+            let free = (0..DMABUF_WINDOWS).find(|&d| {
+                !m.dmabuf_slots[d]
+                    && cache
+                        .slot(MAX_ALIASES + d)
+                        .is_some_and(|s| !s.is_active() && m.win_maps[s.index()] == 0)
+            });
+            let Some(d) = free else {
+                self.unmap_dmabuf_locked(&mut m, core, bar, &got);
+                return Err(ENOSPC);
+            };
+            m.dmabuf_slots[d] = true;
+            cache.set(MAX_ALIASES + d, *span);
+            let slot = cache.slot(MAX_ALIASES + d).ok_or(EINVAL)?;
+            match self.map_window_locked(&mut m, core, slot, bar) {
+                Ok(window) => got.push(DmaBufWindow { slot: d, window }, GFP_KERNEL)?,
+                Err(e) => {
+                    m.dmabuf_slots[d] = false;
+                    self.unmap_dmabuf_locked(&mut m, core, bar, &got);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(got)
+    }
+
+    /// The last write-combining mapping of a DMABUF went (or it was
+    /// revoked): its windows leave `bar`'s layout and their slots are free.
+    pub(crate) fn unmap_dmabuf_windows(&self, core: &CoreDevice, bar: usize, got: &[DmaBufWindow]) {
+        let mut m = self.users.lock();
+        self.unmap_dmabuf_locked(&mut m, core, bar, got);
+    }
+
+    fn unmap_dmabuf_locked(
+        &self,
+        m: &mut Users,
+        core: &CoreDevice,
+        bar: usize,
+        got: &[DmaBufWindow],
+    ) {
+        for w in got {
+            m.dmabuf_slots[w.slot] = false;
+            if w.window {
+                let i = MAX_ALIASES + w.slot;
+                m.win_maps[i] = m.win_maps[i].saturating_sub(1);
+            } else {
+                m.wc_maps[bar] = m.wc_maps[bar].saturating_sub(1);
+            }
+        }
+        self.restore(m, core, bar);
     }
 
     /// Another VMA shares a mapping of `slot`'s window (fork, split).
@@ -149,7 +250,7 @@ impl Bars {
             for (slot, span) in cache.of_bar(bar) {
                 if m.win_maps[slot.index()] > 0 && !slot.is_active() {
                     cache.set_active(locked, slot, true);
-                    locked.zap(bar, span.start, span.size);
+                    self.zap_uncached(locked, bar, span);
                 }
             }
             // PAT gives a new mapping the type of any mapping of the same
@@ -169,7 +270,7 @@ impl Bars {
                     // may stay.
                     for (slot, span) in cache.of_bar(bar) {
                         if slot.is_active() {
-                            locked.zap(bar, span.start, span.size);
+                            self.zap_uncached(locked, bar, span);
                         }
                     }
                     (None, Some(e))

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <linux/dma-buf.h>
+#include <linux/dma-resv.h>
 #include <linux/error-injection.h>
 #include <linux/io.h>
 #include <linux/mm.h>
@@ -177,3 +179,27 @@ bool vpa_reset_works(struct vfio_pci_core_device *vdev)
 {
 	return vdev->reset_works;
 }
+
+struct dma_buf *vpa_dma_buf_export(const struct dma_buf_ops *ops, size_t size,
+				   int flags, void *priv)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+
+	exp_info.ops = ops;
+	exp_info.size = size;
+	exp_info.flags = flags;
+	exp_info.priv = priv;
+	return dma_buf_export(&exp_info);
+}
+
+void vpa_dma_resv_lock(struct dma_resv *resv)
+{
+	dma_resv_lock(resv, NULL);
+}
+
+void vpa_dma_resv_unlock(struct dma_resv *resv)
+{
+	dma_resv_unlock(resv);
+}
+
+MODULE_IMPORT_NS("DMA_BUF");

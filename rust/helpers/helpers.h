@@ -106,4 +106,18 @@ unsigned int vpa_mb_percpu_inc_mb_load(unsigned long __percpu *counters,
 				       unsigned int i, const unsigned int *word);
 unsigned long vpa_percpu_sum(unsigned long __percpu *counters, unsigned int i);
 
+
+/*
+ * dma_buf_export() with DEFINE_DMA_BUF_EXPORT_INFO's name and owner (this
+ * module), and the other fields given. dma_resv_lock() (uninterruptible, no
+ * acquire context) and dma_resv_unlock(), which are inline.
+ */
+struct dma_buf;
+struct dma_buf_ops;
+struct dma_resv;
+struct dma_buf *vpa_dma_buf_export(const struct dma_buf_ops *ops, size_t size,
+				   int flags, void *priv);
+void vpa_dma_resv_lock(struct dma_resv *resv);
+void vpa_dma_resv_unlock(struct dma_resv *resv);
+
 #endif

@@ -3,7 +3,8 @@
  * Module parameters, which must be C: the kernel crate's module! parameters
  * are not visible in sysfs. Both builds of the crate carry the same set:
  * vfio-pci's own parameters with vfio-pci's names, meaning and permissions,
- * and ours (alias_region_feature, wc). Compiled once per module through
+ * and ours (alias_region_feature, dma_buf_revoke_feature,
+ * dma_buf_memattr_feature, wc). Compiled once per module through
  * module_*.c, so that each module gets its own parameter prefix.
  */
 #include <linux/module.h>
@@ -20,6 +21,16 @@ static unsigned int alias_region_feature = VFIO_DEVICE_FEATURE_ALIAS_REGION;
 module_param(alias_region_feature, uint, 0444);
 MODULE_PARM_DESC(alias_region_feature,
 		 "VFIO_DEVICE_FEATURE number of ALIAS_REGION (read-only)");
+
+static unsigned int dma_buf_revoke_feature = VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE;
+module_param(dma_buf_revoke_feature, uint, 0444);
+MODULE_PARM_DESC(dma_buf_revoke_feature,
+		 "VFIO_DEVICE_FEATURE number of DMA_BUF_REVOKE (read-only)");
+
+static unsigned int dma_buf_memattr_feature = VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR;
+module_param(dma_buf_memattr_feature, uint, 0444);
+MODULE_PARM_DESC(dma_buf_memattr_feature,
+		 "VFIO_DEVICE_FEATURE number of DMA_BUF_MEMATTR (read-only)");
 
 /* Only read at load, by vpa_add_ids(). */
 static char ids[1024];

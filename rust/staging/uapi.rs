@@ -19,10 +19,11 @@ use kernel::{
 
 pub(crate) use bindings::{
     VFIO_ALIAS_ATTR_ALL, VFIO_ALIAS_ATTR_WC, VFIO_ALIAS_MAX_ALIASES, VFIO_ALIAS_REGION_MINSZ,
-    VFIO_ALIAS_REGION_WINDOW, VFIO_DEVICE_FEATURE_ALIAS_REGION, VFIO_DEVICE_FEATURE_GET,
-    VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
-    VFIO_REGION_INFO_FLAG_ALIAS, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ,
-    VFIO_REGION_INFO_FLAG_WC, VFIO_REGION_INFO_FLAG_WRITE,
+    VFIO_ALIAS_REGION_WINDOW, VFIO_DEVICE_FEATURE_ALIAS_REGION, VFIO_DEVICE_FEATURE_DMA_BUF,
+    VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR, VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE,
+    VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_PROBE,
+    VFIO_DEVICE_FEATURE_SET, VFIO_REGION_INFO_FLAG_ALIAS, VFIO_REGION_INFO_FLAG_MMAP,
+    VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WC, VFIO_REGION_INFO_FLAG_WRITE,
 };
 
 /// `VFIO_DEVICE_GET_INFO`.
@@ -75,6 +76,57 @@ pub(crate) struct IoeventfdRequest(pub(crate) bindings::vfio_device_ioeventfd);
 // padding, every bit pattern valid.
 unsafe impl FromBytes for IoeventfdRequest {}
 
+/// `VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_NC`: uncached.
+pub(crate) const MEMATTR_NC: u32 =
+    bindings::vfio_device_dma_buf_memattr_VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_NC;
+/// `VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_WC`: write-combining.
+pub(crate) const MEMATTR_WC: u32 =
+    bindings::vfio_device_dma_buf_memattr_VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_WC;
+
+/// The fixed part of `struct vfio_device_feature_dma_buf` of
+/// `<linux/vfio.h>`; the ranges follow it.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct DmaBufRequest {
+    pub(crate) region_index: u32,
+    pub(crate) open_flags: u32,
+    pub(crate) flags: u32,
+    pub(crate) nr_ranges: u32,
+}
+
+// SAFETY: Four `u32`: integers only, no padding, every bit pattern valid.
+unsafe impl FromBytes for DmaBufRequest {}
+
+/// `struct vfio_region_dma_range` of `<linux/vfio.h>`: `length` bytes at
+/// `offset` of the BAR.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct DmaRange {
+    pub(crate) offset: u64,
+    pub(crate) length: u64,
+}
+
+// SAFETY: Two `u64`: integers only, no padding, every bit pattern valid.
+unsafe impl FromBytes for DmaRange {}
+
+/// `struct vfio_device_feature_dma_buf_revoke`.
+#[repr(transparent)]
+#[derive(Default)]
+pub(crate) struct RevokeRequest(pub(crate) bindings::vfio_device_feature_dma_buf_revoke);
+
+// SAFETY: One `i32`: every bit pattern valid, no padding.
+unsafe impl FromBytes for RevokeRequest {}
+
+/// `struct vfio_device_feature_dma_buf_memattr`.
+#[repr(transparent)]
+#[derive(Default)]
+pub(crate) struct MemattrRequest(pub(crate) bindings::vfio_device_feature_dma_buf_memattr);
+
+// SAFETY: An `i32` and a `u32`: integers only, no padding.
+unsafe impl FromBytes for MemattrRequest {}
+// SAFETY: As above.
+unsafe impl AsBytes for MemattrRequest {}
+
 /// `struct vfio_device_info` of `<linux/vfio.h>`.
 #[repr(transparent)]
 #[derive(Default)]
@@ -91,6 +143,16 @@ const _: () = assert!(bindings::VFIO_ALIAS_REGION_MINSZ == 24);
 const _: () = assert!(core::mem::size_of::<CapAlias>() == 40);
 const _: () = assert!(core::mem::size_of::<IoeventfdRequest>() == 32);
 const _: () = assert!(core::mem::size_of::<DeviceInfo>() == 24);
+const _: () = assert!(core::mem::size_of::<DmaBufRequest>() == 16);
+const _: () = assert!(
+    core::mem::size_of::<DmaBufRequest>()
+        == core::mem::size_of::<bindings::vfio_device_feature_dma_buf>()
+);
+const _: () = assert!(
+    core::mem::size_of::<DmaRange>() == core::mem::size_of::<bindings::vfio_region_dma_range>()
+);
+const _: () = assert!(core::mem::size_of::<RevokeRequest>() == 4);
+const _: () = assert!(core::mem::size_of::<MemattrRequest>() == 8);
 // The numbers of <linux/vfio.h>.
 const _: () = assert!(VFIO_DEVICE_GET_INFO == 0x3b6b);
 const _: () = assert!(VFIO_DEVICE_IOEVENTFD == 0x3b74);

@@ -18,13 +18,14 @@
 //! read/write through the driver's mappings, [`memory_lock`] core's lock of
 //! BAR faults, [`info`] the uAPI values a driver fills in, [`driver`] the
 //! trait and the `vfio_device_ops` glue, [`mmap`] the VMAs of a device's
-//! file, [`device_ref`] a counted reference on a device, [`registration`]
-//! probe and remove.
+//! file, [`device_ref`] a counted reference on a device, [`dma_buf`]
+//! DMABUFs of its BARs, [`registration`] probe and remove.
 
 mod bar_io;
 mod bar_maps;
 mod core_device;
 mod device_ref;
+mod dma_buf;
 mod driver;
 mod info;
 mod memory_lock;
@@ -35,6 +36,7 @@ mod registration;
 pub(crate) use bar_maps::{BarMaps, BarRead, BarWrite};
 pub(crate) use core_device::CoreDevice;
 pub(crate) use device_ref::DeviceRef;
+pub(crate) use dma_buf::DeviceBuf;
 pub(crate) use driver::{Device, Driver, Ops};
 pub(crate) use info::{InfoCaps, RegionInfo};
 pub(crate) use memory_lock::MemoryLocked;

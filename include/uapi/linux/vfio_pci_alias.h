@@ -148,4 +148,66 @@ struct vfio_region_info_cap_alias {
 	__aligned_u64 size;
 };
 
+/*
+ * mmap()able DMABUFs of BAR ranges, with revoke and a memory attribute.
+ *
+ * Every DMABUF the device exports with VFIO_DEVICE_FEATURE_DMA_BUF (flags 0,
+ * as in Linux 7.3) can also be mmap()ed, MAP_SHARED, by whoever holds its fd:
+ * offset 0 is the first byte of its first range, and its ranges follow each
+ * other with no gap. A primary process that owns the device fd hands a
+ * client only the DMABUF fd of some pages of a BAR. See
+ * Documentation/vfio-pci-alias.rst, "Delegating BAR pages: DMABUFs".
+ *
+ * The identifiers are those of the posted series "vfio/pci: Support mmap()
+ * of a VFIO DMABUF" (unmerged), so that a program written for it compiles
+ * against this header unchanged; where a kernel header of that series is
+ * already included, its definitions are used and these are left out. The
+ * feature numbers are not the series' (13 and 14, contested upstream, and 13
+ * is VFIO_DEVICE_FEATURE_ZPCI_ERROR in 7.3): they are taken as ALIAS_REGION's
+ * is, from the top half of the space, and the driver publishes them in the
+ * read-only module parameters dma_buf_revoke_feature and
+ * dma_buf_memattr_feature. Read them from there and PROBE before use.
+ *
+ * Errnos of both features: EINVAL for an fd that is not a DMABUF, EBADF for
+ * a closed fd number, ENODEV for a DMABUF of another device (or of an
+ * earlier open of this one), EBADFD for a revoked DMABUF (revoke, and
+ * MEMATTR SET), ENOENT for an unknown memattr, EOPNOTSUPP for WC on a BAR
+ * that cannot be write-combining (the MSI-X BAR, or not x86 with PAT).
+ */
+#ifndef VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE
+
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE (SET): permanently revoke a DMABUF
+ * this device exported. Every mapping of it, in every process, gets SIGBUS
+ * at its next access; importers are invalidated and waited for; it can be
+ * neither mapped nor attached again. Other DMABUFs and the device fd's own
+ * mappings of the same pages are left alone.
+ */
+#define VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE	0xa11b
+
+struct vfio_device_feature_dma_buf_revoke {
+	__s32	dmabuf_fd;
+};
+
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR (GET, SET): the memory attribute of
+ * later mmap()s of a DMABUF; existing mappings keep theirs. The default is
+ * NC (uncached, as a BAR region's mmap()). While a WC mapping of a DMABUF
+ * exists its pages are write-combining for everyone (the windows' rules of
+ * ALIAS_REGION): an uncached mapping of those pages gets SIGBUS.
+ */
+#define VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR	0xa11c
+
+enum vfio_device_dma_buf_memattr {
+	VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_NC = 0,
+	VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_WC = 1,
+};
+
+struct vfio_device_feature_dma_buf_memattr {
+	__s32	dmabuf_fd;
+	__u32	memattr;
+};
+
+#endif /* VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE */
+
 #endif /* _UAPI_LINUX_VFIO_PCI_ALIAS_H */

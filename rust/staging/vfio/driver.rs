@@ -70,8 +70,14 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
     }
 
     /// `device_feature`: `VFIO_DEVICE_FEATURE` with `flags` and the user's
-    /// payload `arg` of `argsz` bytes.
-    fn device_feature(_dev: &Device<Self>, _flags: u32, _arg: UserPtr, _argsz: usize) -> Result {
+    /// payload `arg` of `argsz` bytes. Returns what the ioctl returns: 0, or
+    /// a new fd (`VFIO_DEVICE_FEATURE_DMA_BUF`).
+    fn device_feature(
+        _dev: &Device<Self>,
+        _flags: u32,
+        _arg: UserPtr,
+        _argsz: usize,
+    ) -> Result<i32> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -357,7 +363,7 @@ impl<T: Driver> Ops<T> {
     ) -> c_int {
         // SAFETY: By the function's safety requirement.
         let dev = unsafe { Device::<T>::from_vfio(vdev) };
-        from_result(|| T::device_feature(dev, flags, UserPtr::from_ptr(arg), argsz).map(|()| 0))
+        from_result(|| T::device_feature(dev, flags, UserPtr::from_ptr(arg), argsz))
     }
 
     /// # Safety

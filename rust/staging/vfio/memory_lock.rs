@@ -45,6 +45,20 @@ impl CoreDevice {
             };
         }
         let pfn = (self.bar_start(bar) >> PAGE_SHIFT) + page;
+        self.insert_pfn(pfn, order, vmf, refuse)
+    }
+
+    /// Inserts `1 << order` pages of device memory at `pfn` for `vmf` under
+    /// `memory_lock`, after `refuse`; `VM_FAULT_FALLBACK` if `pfn` is not
+    /// aligned to the order. The callers made `pfn` from a BAR's resource.
+    #[inline]
+    pub(super) fn insert_pfn(
+        &self,
+        pfn: u64,
+        order: u32,
+        vmf: &Fault,
+        refuse: impl FnOnce() -> Option<VmFault>,
+    ) -> VmFault {
         if pfn & ((1 << order) - 1) != 0 {
             return VM_FAULT_FALLBACK;
         }
@@ -114,8 +128,15 @@ impl MemoryLocked<'_> {
     /// every VMA of the device file (a BAR region's own, and aliases, whose
     /// VMAs use the BAR region's offsets), as core zaps whole BARs.
     pub(crate) fn zap(&self, bar: usize, start: u64, len: u64) {
+        self.zap_offsets(index_to_offset(bar as u32) + start, len);
+    }
+
+    /// Zaps user mappings of `len` bytes at offset `start` of the device
+    /// file's page mapping, whatever file their VMAs are of: DMABUFs of the
+    /// device share it ([`super::Device::share_mapping`]), at their own
+    /// offsets, which are those of the first BAR regions.
+    pub(crate) fn zap_offsets(&self, start: u64, len: u64) {
         let core = self.0.as_raw();
-        let at = index_to_offset(bar as u32) + start;
         // SAFETY: `inode` is set at registration and lives as long as the
         // device; `unmap_mapping_range()` may be called with `memory_lock`
         // held, as core's `vfio_pci_zap_bars()` does.
@@ -123,7 +144,7 @@ impl MemoryLocked<'_> {
             let mapping = (*(*core).vdev.inode).i_mapping;
             bindings::unmap_mapping_range(
                 mapping,
-                at as bindings::loff_t,
+                start as bindings::loff_t,
                 len as bindings::loff_t,
                 1,
             );

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! mmap() of a DMABUF of ours, and its faults.
+//!
+//! A VMA keeps the offset mmap() was given: page `vm_pgoff` of the DMABUF is
+//! at the VMA's start. Its memory type is the DMABUF's memory attribute at
+//! mmap() time, held in the BAR's layout as for the device file's own
+//! mappings ([`super::bars`], [`super::windows`]):
+//!
+//! - the DMABUF's first uncached VMA holds one uncached mapping of the BAR
+//!   (`EBUSY` while the BAR is write-combining as a whole), and its faults
+//!   are refused the pages of active windows;
+//! - its first write-combining VMA makes each of its ranges a window, in a
+//!   window slot of its own: their pages are write-combining in the kernel
+//!   and for every user mapping while it exists.
+//!
+//! The last VMA of each kind gives its hold back, unless a revoke gave it
+//! up first. A fault of a revoked DMABUF gets SIGBUS.
+
+use super::{
+    alias::Span,
+    dmabuf::{DmaBuf, Maps},
+};
+use crate::staging::{
+    dma_buf::{DmaBufMmap, Exported},
+    mm::pfnmap::{self, Fault, PfnMapOps, VmFault, VM_FAULT_FALLBACK, VM_FAULT_SIGBUS},
+    uapi,
+};
+use kernel::{
+    mm::virt::VmaRef,
+    page::{PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+    sync::atomic::Relaxed,
+};
+
+/// VMA operations of a DMABUF mapping; write-combining if `WC`.
+struct DmaBufMap<const WC: bool>;
+
+impl<const WC: bool> PfnMapOps for DmaBufMap<WC> {
+    type Owner = Exported<DmaBuf>;
+
+    fn open(buf: &Exported<DmaBuf>, _tag: usize, _vma: &VmaRef) {
+        let mut maps = buf.maps.lock();
+        *count(&mut maps, WC) += 1;
+    }
+
+    fn close(buf: &Exported<DmaBuf>, _tag: usize, _vma: &VmaRef) {
+        let mut maps = buf.maps.lock();
+        let n = count(&mut maps, WC);
+        *n = n.saturating_sub(1);
+        if *n > 0 || maps.released {
+            return;
+        }
+        let (dev, bar) = (&buf.dev, buf.bar);
+        if WC {
+            dev.bars
+                .unmap_dmabuf_windows(dev.core(), bar, &maps.windows);
+            maps.windows.clear();
+        } else {
+            dev.bars.unmap(dev.core(), bar, false);
+        }
+    }
+
+    fn fault(buf: &Exported<DmaBuf>, _tag: usize, vmf: &Fault, order: u32) -> VmFault {
+        fault(buf, vmf, order, WC)
+    }
+}
+
+fn count(maps: &mut Maps, wc: bool) -> &mut usize {
+    if wc {
+        &mut maps.wc
+    } else {
+        &mut maps.nc
+    }
+}
+
+/// Serves a fault of a mapping of `buf` at page order `order`: a huge entry
+/// must fit in the VMA and in one range, and be aligned in both.
+#[inline]
+fn fault(buf: &Exported<DmaBuf>, vmf: &Fault, order: u32, wc: bool) -> VmFault {
+    let (start, end, pgoff) = vmf.vma_span();
+    let span = PAGE_SIZE << order;
+    let addr = vmf.address() & !(span - 1);
+    if order > 0 && (addr < start || addr + span > end) {
+        return VM_FAULT_FALLBACK;
+    }
+    let (pmd, pud) = pfnmap::huge_orders();
+    if order > 0 && order != pmd && order != pud {
+        return VM_FAULT_FALLBACK;
+    }
+    let page = (pgoff + (addr - start) / PAGE_SIZE) as u64;
+    let Some((range, in_range)) = buf.locate(page) else {
+        return VM_FAULT_SIGBUS;
+    };
+    // Aligned to the order within the range too (the PFN's alignment is
+    // checked where it is made).
+    if in_range & ((1 << order) - 1) != 0 {
+        return VM_FAULT_FALLBACK;
+    }
+    let dev = &buf.dev;
+    let at = buf.ranges[range].bar_off + (in_range << PAGE_SHIFT);
+    // Under `memory_lock`, which a revoke and window changes hold for
+    // writing.
+    let refuse = || {
+        if buf.revoked.load(Relaxed) {
+            return Some(VM_FAULT_SIGBUS);
+        }
+        let hit = !wc && dev.bars.cache().hit(buf.bar, at, at + span as u64);
+        match (hit, order) {
+            (false, _) => None,
+            (true, 0) => Some(VM_FAULT_SIGBUS),
+            (true, _) => Some(VM_FAULT_FALLBACK),
+        }
+    };
+    dev.core()
+        .insert_range_pfn(vmf, buf.phys(), range, in_range, order, refuse)
+}
+
+/// mmap() of `buf`: `MAP_SHARED` only (`EINVAL`), `ENODEV` once revoked;
+/// dma-buf core checked that the mapping lies within the DMABUF.
+pub(super) fn mmap(buf: &Exported<DmaBuf>, vma: &DmaBufMmap<'_, DmaBuf>) -> Result {
+    if !vma.is_shared() {
+        return Err(EINVAL);
+    }
+    let wc = buf.memattr.load(Relaxed) == uapi::MEMATTR_WC;
+    let (dev, bar) = (&buf.dev, buf.bar);
+    let core = dev.core();
+    let mut maps = buf.maps.lock();
+    if buf.revoked.load(Relaxed) || maps.released {
+        return Err(ENODEV);
+    }
+    if wc {
+        if maps.wc == 0 {
+            let mut spans = KVec::with_capacity(buf.ranges.len(), GFP_KERNEL)?;
+            for r in buf.ranges.iter() {
+                spans.push(
+                    Span {
+                        index: bar as u32,
+                        start: r.bar_off,
+                        size: r.len,
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+            maps.windows = dev.bars.map_dmabuf_windows(core, bar, &spans)?;
+        }
+        maps.wc += 1;
+        vma.install::<DmaBufMap<true>>(true);
+    } else {
+        if maps.nc == 0 {
+            dev.bars.bar_usable(core, bar)?;
+            dev.bars.map(core, bar, false)?;
+        }
+        maps.nc += 1;
+        vma.install::<DmaBufMap<false>>(false);
+    }
+    Ok(())
+}
