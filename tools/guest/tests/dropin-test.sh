@@ -11,12 +11,13 @@
 # - wc=prefetchable gives ivshmem (BAR 2 prefetchable) and not edu or igb a
 #   policy; the debugfs view of the device shows it;
 # - disable_denylist is announced at load, as vfio-pci does;
-# - policy_test passes on it as on vfio-pci-alias.
+# - policy_test and dmabuf_test pass on it as on vfio-pci-alias.
 # Sub-results: dropin/<what>.
 
 . /vpa/lib.sh
 
-PARAMS="ids nointxmask disable_idle_d3 enable_sriov disable_denylist wc alias_region_feature"
+PARAMS="ids nointxmask disable_idle_d3 enable_sriov disable_denylist wc alias_region_feature
+	dma_buf_revoke_feature dma_buf_memattr_feature"
 
 check() { # check NAME COMMAND...: a sub-result
 	local name=$1
@@ -95,6 +96,16 @@ harness() {
 	return $rc
 }
 
+# The DMABUF tests on the drop-in, the devices bound by harness().
+dmabuf() {
+	local rc=0 out=/tmp/dmabuf_test.dropin
+	VPA_EDU_BDF=$EDU_BDF VPA_IGB_BDF=$IGB_BDF VPA_IVSHMEM_BDF=$IVSHMEM_BDF \
+		"$VPA_DIR/bin/dmabuf_test" >"$out" 2>&1 || rc=1
+	cat "$out"
+	grep -q '^ok [0-9]' "$out" || rc=1
+	return $rc
+}
+
 main() {
 	local bdf
 	RC=0
@@ -114,6 +125,7 @@ main() {
 	check default-policy default_policy
 	check debugfs-view view
 	check policy-test harness
+	check dmabuf-test dmabuf
 
 	for bdf in $TEST_BDFS; do release "$bdf" || RC=1; done
 	# The load-time policy is per device: a new binding starts from it.

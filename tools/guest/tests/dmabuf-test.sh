@@ -1,0 +1,38 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# DMABUFs that client processes map: tools/testing/vfio_pci_alias/
+# dmabuf_test.c on devices bound to vfio-pci-alias, then (with an IOMMU,
+# where devices have a vfio cdev) the sample samples/vfio_pci_alias/
+# dmabuf_delegate on ivshmem's BAR 2, WC: the client writes through the
+# DMABUF and gets SIGBUS after the primary's revoke. Sub-result
+# dmabuf/delegate-sample.
+
+. /vpa/lib.sh
+
+sample() {
+	local cdev out
+	bind_all_alias || return 1
+	cdev=$(cdev_of "$IVSHMEM_BDF") || return 1
+	out=$("$VPA_DIR/bin/dmabuf_delegate" "$cdev" 2 0x3c00000 0x10000 wc 2>&1)
+	echo "$out" | sed 's/^/# /'
+	echo "$out" | grep -q "^client: SIGBUS after the revoke" ||
+		{ fail "dmabuf_delegate"; release_all_alias; return 1; }
+	release_all_alias
+}
+
+main() {
+	local rc=0
+	/vpa/run-harness.sh dmabuf_test || rc=1
+	if [ "$VPA_MODE" = iommu ]; then
+		if sample; then
+			report ok dmabuf/delegate-sample
+		else
+			report not-ok dmabuf/delegate-sample
+			rc=1
+		fi
+	fi
+	return $rc
+}
+
+main
