@@ -25,7 +25,9 @@
  * fault of the WC alias, of a window (the BAR goes windowed) and of an
  * uncached mapping next to a mapped window; munmap() of one of two mapped
  * windows (a new layout); pread() and pwrite() of the windowed BAR 2; the
- * wc_bars store; bind through driver_override (probe); the probe of an igb
+ * wc_bars store; export of a DMABUF of two ranges, mmap() and first fault
+ * of it WC (its ranges become windows), its revoke (the windows leave the
+ * layout); bind through driver_override (probe); the probe of an igb
  * VF; sriov_numvfs on igb; init_module() of the drop-in vfio-pci.ko with
  * wc=prefetchable and ids= of ivshmem.
  *
@@ -134,6 +136,7 @@ struct ctx {
 	bool open;
 	unsigned int feature;
 	int alias, win_a, win_b;	/* region indices */
+	int dmabuf;			/* a DMABUF of the device, -1 for none */
 	void *map_a, *map_b;		/* mappings of windows A and B */
 	void *map;			/* the operation's own mapping */
 	void *map_uc;			/* uncached, over window A's first page */
@@ -1128,6 +1131,7 @@ static int sweep(const struct op *op, enum how how)
 	c->bdf = vpa_bdf(VPA_IVSHMEM);
 	c->sysfd = -1;
 	c->alias = c->win_a = c->win_b = -1;
+	c->dmabuf = -1;
 	alloc_report_count = 0;
 	upstream_count = 0;
 	c->phys = bar_phys(c->bdf, 2);
@@ -1601,6 +1605,279 @@ static const struct op op_mmap_window = {
 	.name = "mmap_window", .ff_min = 1,
 	.setup = window_a_setup, .prep = map_prep, .run = map_window_run,
 	.after = map_window_after, .teardown = map_teardown,
+};
+
+/* ------------------------------------------------------------------ */
+/* DMABUFs: export, mmap() WC with its first fault, revoke             */
+
+/* VFIO_DEVICE_FEATURE @nr with @flags and @len bytes of @data: 0/fd or -errno. */
+static int dev_feature(struct ctx *c, unsigned int nr, uint32_t flags, void *data, size_t len)
+{
+	char buf[sizeof(struct vfio_device_feature) + 64] = { 0 };
+	struct vfio_device_feature *f = (void *)buf;
+	int ret;
+
+	f->argsz = sizeof(*f) + len;
+	f->flags = flags | nr;
+	memcpy(f->data, data, len);
+	ret = ioctl(c->d.fd, VFIO_DEVICE_FEATURE, f);
+	return ret < 0 ? -errno : ret;
+}
+
+/* A DMABUF of window A and of a page of window B: its fd or -errno. */
+static int dmabuf_export(struct ctx *c)
+{
+	char buf[sizeof(struct vfio_device_feature_dma_buf) + 2 * 16] = { 0 };
+	struct vfio_device_feature_dma_buf *req = (void *)buf;
+
+	req->region_index = VFIO_PCI_BAR2_REGION_INDEX;
+	req->open_flags = O_RDWR | O_CLOEXEC;
+	req->nr_ranges = 2;
+	req->dma_ranges[0].offset = WIN_A;
+	req->dma_ranges[0].length = WIN_SIZE;
+	req->dma_ranges[1].offset = WIN_B;
+	req->dma_ranges[1].length = SZ_4K;
+	return dev_feature(c, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET, req,
+			   sizeof(buf));
+}
+
+/*
+ * The number module parameter @name publishes. Read in the set-up, never in
+ * the armed part: the sysfs read's own allocations would take the fault.
+ */
+static unsigned int param_nr(const char *name)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/module/vfio_pci_alias/parameters/%s", name);
+	if (vpa_sysfs_read(path, buf, sizeof(buf)))
+		return 0;
+	return strtoul(buf, NULL, 0);
+}
+
+static unsigned int revoke_feature, memattr_feature;
+
+static void dmabuf_features(void)
+{
+	if (!revoke_feature)
+		revoke_feature = param_nr("dma_buf_revoke_feature");
+	if (!memattr_feature)
+		memattr_feature = param_nr("dma_buf_memattr_feature");
+}
+
+static int dmabuf_revoke(struct ctx *c)
+{
+	struct vfio_device_feature_dma_buf_revoke r = { .dmabuf_fd = c->dmabuf };
+
+	return dev_feature(c, revoke_feature, VFIO_DEVICE_FEATURE_SET, &r, sizeof(r));
+}
+
+static int dmabuf_wc(struct ctx *c)
+{
+	struct vfio_device_feature_dma_buf_memattr m = {
+		.dmabuf_fd = c->dmabuf, .memattr = VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_WC,
+	};
+
+	dmabuf_features();
+	return dev_feature(c, memattr_feature, VFIO_DEVICE_FEATURE_SET, &m, sizeof(m));
+}
+
+static void dmabuf_close(struct ctx *c)
+{
+	if (c->dmabuf >= 0)
+		close(c->dmabuf);
+	c->dmabuf = -1;
+}
+
+/* The DMABUF's first page is window A's: a store through it reads back by pread(). */
+static int dmabuf_data_ok(struct ctx *c, void *p, const char *when)
+{
+	uint32_t v = next_value(), r = 0;
+	int t = touch(p, v);
+
+	if (t)
+		return finding("%s: the DMABUF mapping %s", when,
+			       t > 0 ? "raised SIGBUS" : "does not read back");
+	if (pread(c->d.fd, &r, 4, BAR2 + WIN_A) != 4 || r != v)
+		return finding("%s: pread gives %#x after a store of %#x through the DMABUF",
+			       when, r, v);
+	return 0;
+}
+
+static int dmabuf_export_prep(struct ctx *c)
+{
+	dmabuf_close(c);
+	return 0;
+}
+
+static int dmabuf_export_run(struct ctx *c)
+{
+	int fd = dmabuf_export(c);
+
+	if (fd < 0)
+		return fd;
+	c->dmabuf = fd;
+	return 0;
+}
+
+static int dmabuf_export_after(struct ctx *c, int ret)
+{
+	void *p;
+	int bad;
+
+	if (ret)
+		return unchanged(c, "after the failed export");
+	p = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED, c->dmabuf, 0);
+	if (p == MAP_FAILED)
+		return finding("mmap of the new DMABUF: %s", strerror(errno));
+	bad = dmabuf_data_ok(c, p, "the new DMABUF");
+	munmap(p, SZ_4K);
+	dmabuf_close(c);
+	return bad || unchanged(c, "after the DMABUF's close");
+}
+
+static void dmabuf_teardown(struct ctx *c)
+{
+	if (c->map)
+		munmap(c->map, SZ_2M);
+	c->map = NULL;
+	dmabuf_close(c);
+	dev_close(c);
+}
+
+static const struct op op_dmabuf_export = {
+	.name = "dmabuf_export",
+	.setup = set_alias_setup, .prep = dmabuf_export_prep, .run = dmabuf_export_run,
+	.after = dmabuf_export_after, .teardown = dmabuf_teardown,
+};
+
+/* A WC DMABUF of windows A (whole) and B (a page). */
+static int dmabuf_wc_setup(struct ctx *c)
+{
+	int ret;
+
+	if (set_alias_setup(c))
+		return -1;
+	ret = dmabuf_export(c);
+	if (ret < 0)
+		return finding("DMABUF export: %s", strerror(-ret));
+	c->dmabuf = ret;
+	ret = dmabuf_wc(c);
+	if (ret)
+		return finding("DMABUF MEMATTR WC: %s", strerror(-ret));
+	return 0;
+}
+
+static int dmabuf_map_run(struct ctx *c)
+{
+	void *p = mmap(c->resv, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		       c->dmabuf, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	c->map = p;
+	c->wrote = next_value();
+	c->sigbus = touch(c->map, c->wrote) != 0;
+	return 0;
+}
+
+static int dmabuf_map_after(struct ctx *c, int ret)
+{
+	const uint64_t off[] = { 0, WIN_A, WIN_A + WIN_SIZE, WIN_B, WIN_B + SZ_4K, c->len };
+	const char *const type[] = { UC, WCT, UC, WCT, UC };
+	int bits;
+
+	if (ret)
+		return map_failed(c) || uc_page_ok(c, WIN_A, "after the failed mmap");
+	if (c->sigbus)
+		return finding("first fault of the WC DMABUF mapping: SIGBUS");
+	/* Both ranges are windows: A and B's page are split out. */
+	if (!pat_is(c, 5, off, type)) {
+		finding("BAR 2 has not windows A and B WC while the WC DMABUF is mapped");
+		dump_pat(c);
+		return -1;
+	}
+	bits = pte_cache_bits(c->map, NULL);
+	if (bits >= 0 && bits != PTE_WC)
+		return finding("the WC DMABUF's PTE has cache bits %d", bits);
+	if (dmabuf_data_ok(c, c->map, "the WC DMABUF"))
+		return -1;
+	munmap(c->map, SZ_2M);
+	c->map = NULL;
+	return unchanged(c, "after the munmap") || uc_page_ok(c, WIN_A, "after the munmap");
+}
+
+static const struct op op_dmabuf_mmap_wc = {
+	.name = "dmabuf_mmap_wc", .ff_min = 1,
+	.setup = dmabuf_wc_setup, .prep = map_prep, .run = dmabuf_map_run,
+	.after = dmabuf_map_after, .teardown = dmabuf_teardown,
+};
+
+/* Each attempt revokes a new WC DMABUF, mapped and faulted in. */
+static int dmabuf_revoke_prep(struct ctx *c)
+{
+	int ret;
+
+	if (c->map)
+		munmap(c->map, SZ_2M);
+	c->map = NULL;
+	dmabuf_close(c);
+	ret = dmabuf_export(c);
+	if (ret < 0)
+		return finding("DMABUF export: %s", strerror(-ret));
+	c->dmabuf = ret;
+	ret = dmabuf_wc(c);
+	if (ret)
+		return finding("DMABUF MEMATTR WC: %s", strerror(-ret));
+	if (map_prep(c) || dmabuf_map_run(c) || c->sigbus)
+		return finding("the WC DMABUF does not map");
+	return 0;
+}
+
+static int dmabuf_revoke_run(struct ctx *c)
+{
+	return dmabuf_revoke(c);
+}
+
+static int dmabuf_revoke_after(struct ctx *c, int ret)
+{
+	void *p;
+
+	if (ret)
+		return finding("revoke failed: %s", strerror(-ret));
+	if (touch(c->map, next_value()) != 1)
+		return finding("the revoked DMABUF's mapping does not SIGBUS");
+	p = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, c->dmabuf, 0);
+	if (p != MAP_FAILED || errno != ENODEV)
+		return finding("mmap of the revoked DMABUF: %s", p == MAP_FAILED ?
+			       strerror(errno) : "succeeds");
+	munmap(c->map, SZ_2M);
+	c->map = NULL;
+	dmabuf_close(c);
+	snap_take(c->bdf, c->d.fd, &c->now);
+	if (c->injected && strcmp(c->now.iomem, c->base.iomem)) {
+		uint32_t r;
+
+		/* The windows left: core's mapping back failed (pci_iomap). */
+		if (pread(c->d.fd, &r, 4, BAR2 + DATA_OFF) >= 0)
+			return finding("BAR 2 lost its mapping and region, yet pread succeeds");
+		note("%s %s injection %d: BAR 2 without a kernel mapping until the close "
+		     "(pread: %s), as documented", c->op->name, how_name[c->how], c->n,
+		     strerror(errno));
+		if (set_alias_setup(c))
+			return -1;
+	}
+	return unchanged(c, "after the revoke") || uc_page_ok(c, WIN_A, "after the revoke");
+}
+
+/*
+ * The revoke's one wrapper call is core's mapping of BAR 2 made again as
+ * the windows leave: no pair of calls to fail.
+ */
+static const struct op op_dmabuf_revoke = {
+	.name = "dmabuf_revoke",
+	.setup = set_alias_setup, .prep = dmabuf_revoke_prep, .run = dmabuf_revoke_run,
+	.after = dmabuf_revoke_after, .teardown = dmabuf_teardown,
 };
 
 /* ------------------------------------------------------------------ */
@@ -2453,6 +2730,9 @@ SWEEPS(munmap, 300)
 SWEEPS(pread, 300)
 SWEEPS(pwrite, 300)
 SWEEPS(wc_bars, 300)
+SWEEPS(dmabuf_export, 300)
+SWEEPS(dmabuf_mmap_wc, 300)
+SWEEPS(dmabuf_revoke, 300)
 SWEEPS(bind, 600)
 SWEEPS(vf_probe, 600)
 
