@@ -32,6 +32,9 @@
  * Afterwards the BAR's PAT entries are one UC- range again, and after
  * close what they were before open.
  *
+ * And DMABUFs (concurrent_dmabufs): export, WC, mmap, revoke, memory
+ * decoding and the device's last close from several processes at once.
+ *
  * VPA_STRESS_SECONDS (default 10) bounds each run; the windows' runs twice
  * as long (at most 90 s).
  */
@@ -839,6 +842,239 @@ TEST_F_TIMEOUT(windows, concurrent_windows, 150)
 	ret = ws_pat_is(self, NULL, 0);
 	if (ret >= 0)
 		ASSERT_EQ(0, ret) TH_LOG("PAT entries of BAR 2 after close");
+}
+
+/*
+ * DMABUFs from several processes at once, on [60M, 64M) of ivshmem's BAR 2:
+ * each process gets its own device fd from the shared group (the device is
+ * open while any has one), exports DMABUFs of random ranges, makes some WC,
+ * maps them, stores and checks its own word of each page, revokes them,
+ * turns memory decoding off and on, and closes its device fd now and then,
+ * so that the device's last close (which revokes every DMABUF) races with
+ * the others' exports, mappings and revokes. A process keeps a mapping of a
+ * DMABUF across its own close. Allowed: SIGBUS on a revoked or zapped
+ * mapping, EBUSY and ENOSPC from the mmap() of a WC DMABUF (another
+ * mapping's read/write in the gate, no free window slot), ENODEV for a
+ * DMABUF of an earlier open, EBADFD for one revoked already. PAT of BAR 2 is
+ * as before open at the end.
+ */
+#define DS_OFF		(60 * SZ_1M)
+#define DS_PAGES	1024
+#define DS_PROCS	4
+
+static uint32_t ds_rand(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static int ds_feature(int fd, unsigned int nr, uint32_t flags, void *data, size_t len)
+{
+	char buf[sizeof(struct vfio_device_feature) + 64] = { 0 };
+	struct vfio_device_feature *f = (void *)buf;
+	int ret;
+
+	f->argsz = sizeof(*f) + len;
+	f->flags = flags | nr;
+	memcpy(f->data, data, len);
+	ret = ioctl(fd, VFIO_DEVICE_FEATURE, f);
+	return ret < 0 ? -errno : ret;
+}
+
+static unsigned int ds_param(const char *name)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/module/vfio_pci_alias/parameters/%s", name);
+	if (vpa_sysfs_read(path, buf, sizeof(buf))) {
+		snprintf(path, sizeof(path), "/sys/module/vfio_pci/parameters/%s", name);
+		if (vpa_sysfs_read(path, buf, sizeof(buf)))
+			return 0;
+	}
+	return strtoul(buf, NULL, 0);
+}
+
+/* Stores @v in word @slot of each of @pages pages at @m and reads it back. */
+static int ds_store_check(volatile uint32_t *m, size_t pages, int slot, uint32_t v)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	volatile size_t p = 0;
+	int ret = 0;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jmp, 1)) {
+		ret = 1;
+	} else {
+		for (p = 0; p < pages; p++) {
+			m[p * SZ_4K / 4 + slot] = v;
+			__sync_synchronize();
+			if (m[p * SZ_4K / 4 + slot] != v) {
+				ret = -1;
+				break;
+			}
+		}
+	}
+	sigaction(SIGBUS, &old, NULL);
+	return ret;
+}
+
+/* One process's loop; its exit status is the number of errors it saw. */
+static int ds_worker(int group, const char *bdf, int slot, int secs)
+{
+	unsigned int rnr = ds_param("dma_buf_revoke_feature");
+	unsigned int mnr = ds_param("dma_buf_memattr_feature");
+	uint32_t seed = 0x9e3779b9u * (slot + 1);
+	volatile uint32_t *kept = NULL;
+	size_t kept_len = 0;
+	time_t end = time(NULL) + secs;
+	int fd = -1, bad = 0, ops = 0;
+
+	if (!rnr || !mnr)
+		return 1;
+	while (time(NULL) < end) {
+		char buf[sizeof(struct vfio_device_feature_dma_buf) + 2 * 16] = { 0 };
+		struct vfio_device_feature_dma_buf *req = (void *)buf;
+		struct vfio_device_feature_dma_buf_memattr attr;
+		struct vfio_device_feature_dma_buf_revoke rev;
+		uint32_t r = ds_rand(&seed), n = 1 + (r & 1), i;
+		uint64_t size = 0;
+		volatile uint32_t *m;
+		int dmabuf, ret, wc;
+
+		if (fd < 0) {
+			fd = vpa_group_device_fd(group, bdf, NULL);
+			if (fd < 0) {
+				fprintf(stderr, "# worker %d: GET_DEVICE_FD: %s\n", slot,
+					strerror(-fd));
+				return bad + 1;
+			}
+		}
+		req->region_index = 2;
+		req->open_flags = O_RDWR | O_CLOEXEC;
+		req->nr_ranges = n;
+		for (i = 0; i < n; i++) {
+			uint32_t first = ds_rand(&seed) % DS_PAGES;
+			uint32_t pages = 1 + ds_rand(&seed) % 16;
+
+			if (first + pages > DS_PAGES)
+				pages = DS_PAGES - first;
+			req->dma_ranges[i].offset = DS_OFF + (uint64_t)first * SZ_4K;
+			req->dma_ranges[i].length = (uint64_t)pages * SZ_4K;
+			size += (uint64_t)pages * SZ_4K;
+		}
+		dmabuf = ds_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET, req,
+				    sizeof(*req) + n * 16);
+		if (dmabuf < 0) {
+			fprintf(stderr, "# worker %d: export: %s\n", slot, strerror(-dmabuf));
+			bad++;
+			continue;
+		}
+		wc = (r >> 1) & 1;
+		if (wc) {
+			attr.dmabuf_fd = dmabuf;
+			attr.memattr = VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_WC;
+			ret = ds_feature(fd, mnr, VFIO_DEVICE_FEATURE_SET, &attr, sizeof(attr));
+			if (ret && ret != -EBADFD) {
+				fprintf(stderr, "# worker %d: MEMATTR: %s\n", slot, strerror(-ret));
+				bad++;
+			}
+		}
+		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, dmabuf, 0);
+		if (m == MAP_FAILED) {
+			if (errno != EBUSY && errno != ENOSPC && errno != ENODEV) {
+				fprintf(stderr, "# worker %d: mmap (%s): %s\n", slot,
+					wc ? "WC" : "NC", strerror(errno));
+				bad++;
+			}
+		} else {
+			if (ds_store_check(m, size / SZ_4K, slot, ds_rand(&seed)) < 0) {
+				fprintf(stderr, "# worker %d: a word does not read back\n", slot);
+				bad++;
+			}
+			if (!kept && ((r >> 2) & 3) == 0) {
+				kept = m;
+				kept_len = size;
+			} else {
+				munmap((void *)m, size);
+			}
+		}
+		switch ((r >> 4) & 7) {
+		case 0:
+		case 1:
+		case 2:
+			rev.dmabuf_fd = dmabuf;
+			ret = ds_feature(fd, rnr, VFIO_DEVICE_FEATURE_SET, &rev, sizeof(rev));
+			if (ret && ret != -EBADFD && ret != -ENODEV) {
+				fprintf(stderr, "# worker %d: revoke: %s\n", slot, strerror(-ret));
+				bad++;
+			}
+			break;
+		case 3:
+			if (vpa_set_memory(fd, 0) || vpa_set_memory(fd, 1)) {
+				fprintf(stderr, "# worker %d: memory decoding: %s\n", slot,
+					strerror(errno));
+				bad++;
+			}
+			break;
+		case 4:
+			/* The last close among us revokes the DMABUFs of the open. */
+			close(fd);
+			fd = -1;
+			break;
+		default:
+			break;
+		}
+		if (kept && ((r >> 7) & 7) == 0) {
+			/* SIGBUS if revoked or zapped meanwhile. */
+			if (ds_store_check(kept, kept_len / SZ_4K, slot, ds_rand(&seed)) < 0) {
+				fprintf(stderr, "# worker %d: a kept word does not read back\n",
+					slot);
+				bad++;
+			}
+			munmap((void *)kept, kept_len);
+			kept = NULL;
+		}
+		close(dmabuf);
+		ops++;
+	}
+	if (kept)
+		munmap((void *)kept, kept_len);
+	if (fd >= 0)
+		close(fd);
+	fprintf(stderr, "# worker %d: %d rounds\n", slot, ops);
+	return bad > 100 ? 100 : bad;
+}
+
+TEST_F_TIMEOUT(windows, concurrent_dmabufs, 150)
+{
+	const char *env = getenv("VPA_STRESS_SECONDS");
+	int secs = env ? atoi(env) : 10, status, i, bad = 0;
+	pid_t kids[DS_PROCS];
+
+	if (!ds_param("dma_buf_revoke_feature"))
+		SKIP(return, "no dma_buf_revoke_feature parameter");
+	ASSERT_LE(DS_OFF + DS_PAGES * SZ_4K, self->len);
+	fflush(stdout);
+	fflush(stderr);
+	for (i = 0; i < DS_PROCS; i++) {
+		kids[i] = fork();
+		ASSERT_LE(0, kids[i]);
+		if (!kids[i])
+			_exit(ds_worker(wdev.group, vpa_bdf(VPA_IVSHMEM), i, secs));
+	}
+	/* The workers' device fds alone keep the device open. */
+	vpa_close(&wdev);
+	self->open = 0;
+	for (i = 0; i < DS_PROCS; i++) {
+		ASSERT_EQ(kids[i], waitpid(kids[i], &status, 0));
+		ASSERT_TRUE(WIFEXITED(status)) TH_LOG("worker %d: status %#x", i, status);
+		bad += WEXITSTATUS(status);
+	}
+	ASSERT_EQ(0, bad);
+	/* Every DMABUF revoked at the last close: PAT as before open. */
+	ASSERT_GE(0, ws_pat_is(self, NULL, 0)) TH_LOG("PAT entries of BAR 2 after close");
 }
 
 VPA_HARNESS_MAIN
