@@ -18,7 +18,7 @@
 
 use super::{dmabuf_map, windows::DmaBufWindow, AliasDevice, Device};
 use crate::staging::{
-    dma_buf::{DmaBufMmap, DmaBufRef, Exported, Exporter},
+    dma_buf::{dma_buf_ops, DmaBufMmap, DmaBufRef, Exported, Exporter},
     uapi::{self, DmaBufRequest, DmaRange, MemattrRequest, RevokeRequest},
     vfio::{self, DeviceBuf, DeviceRef, NUM_BARS},
 };
@@ -78,6 +78,8 @@ impl DeviceBuf<AliasDevice> for DmaBuf {
 }
 
 impl Exporter for DmaBuf {
+    dma_buf_ops!(DmaBuf);
+
     fn mmap(buf: &Exported<Self>, vma: &DmaBufMmap<'_, Self>) -> Result {
         dmabuf_map::mmap(buf, vma)
     }

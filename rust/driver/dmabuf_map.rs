@@ -25,6 +25,7 @@ use crate::staging::{
     dma_buf::{DmaBufMmap, Exported},
     mm::pfnmap::{self, Fault, PfnMapOps, VmFault, VM_FAULT_FALLBACK, VM_FAULT_SIGBUS},
     uapi,
+    vfio::{self, NUM_BARS},
 };
 use kernel::{
     mm::virt::VmaRef,
@@ -118,8 +119,21 @@ fn fault(buf: &Exported<DmaBuf>, vmf: &Fault, order: u32, wc: bool) -> VmFault {
 
 /// mmap() of `buf`: `MAP_SHARED` only (`EINVAL`), `ENODEV` once revoked;
 /// dma-buf core checked that the mapping lies within the DMABUF.
+///
+/// The VMA sits at the DMABUF's offsets in the device file's mapping, and
+/// core zaps the offsets of the BARs only, `[0, offset of the ROM)`, when
+/// memory decoding goes off or the device resets: a mapping that ends past
+/// them would keep its PTEs, so it gets `EINVAL` (a DMABUF of more than
+/// 6 TiB repeats a range many times over).
 pub(super) fn mmap(buf: &Exported<DmaBuf>, vma: &DmaBufMmap<'_, DmaBuf>) -> Result {
     if !vma.is_shared() {
+        return Err(EINVAL);
+    }
+    let end = (vma.pgoff() as u64)
+        .checked_add((vma.len() >> PAGE_SHIFT) as u64)
+        .and_then(|pages| pages.checked_mul(PAGE_SIZE as u64))
+        .ok_or(EINVAL)?;
+    if end > vfio::index_to_offset(NUM_BARS as u32) {
         return Err(EINVAL);
     }
     let wc = buf.memattr.load(Relaxed) == uapi::MEMATTR_WC;

@@ -20,7 +20,7 @@ use super::{
     chunked_map::ChunkedMap,
 };
 use crate::staging::vfio::{BarWrite, CoreDevice, MemoryLocked};
-use kernel::prelude::*;
+use kernel::{alloc::kvec::PushError, prelude::*};
 
 /// A window a write-combining DMABUF holds in its BAR's layout: DMABUF slot
 /// `slot`, mapped as a window (`window`) or as part of a BAR that is
@@ -135,14 +135,28 @@ impl Bars {
             };
             m.dmabuf_slots[d] = true;
             cache.set(MAX_ALIASES + d, *span);
-            let slot = cache.slot(MAX_ALIASES + d).ok_or(EINVAL)?;
-            match self.map_window_locked(&mut m, core, slot, bar) {
-                Ok(window) => got.push(DmaBufWindow { slot: d, window }, GFP_KERNEL)?,
+            let mapped = match cache.slot(MAX_ALIASES + d) {
+                Some(slot) => self.map_window_locked(&mut m, core, slot, bar),
+                None => Err(EINVAL),
+            };
+            let failed = match mapped {
+                // `got` has room for every span.
+                Ok(window) => match got.push_within_capacity(DmaBufWindow { slot: d, window }) {
+                    Ok(()) => None,
+                    Err(PushError(w)) => {
+                        // Given back now, the others below.
+                        self.unmap_dmabuf_locked(&mut m, core, bar, &[w]);
+                        Some(ENOMEM)
+                    }
+                },
                 Err(e) => {
                     m.dmabuf_slots[d] = false;
-                    self.unmap_dmabuf_locked(&mut m, core, bar, &got);
-                    return Err(e);
+                    Some(e)
                 }
+            };
+            if let Some(e) = failed {
+                self.unmap_dmabuf_locked(&mut m, core, bar, &got);
+                return Err(e);
             }
         }
         Ok(got)

@@ -21,7 +21,7 @@ use crate::staging::{
     bindings,
     mm::pfnmap::{PfnMap, PfnMapOps},
 };
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{marker::PhantomData, mem::ManuallyDrop, ptr::NonNull};
 use kernel::{
     error::{from_result, to_result},
     ffi::c_int,
@@ -45,7 +45,56 @@ pub(crate) trait Exporter: Send + Sync + Sized + 'static {
     /// importer and no mapping is left. Other references on the
     /// [`Exported`] may still exist.
     fn release(buf: &Exported<Self>);
+
+    /// The operations table of `Self`'s DMABUFs: one `static`, whose address
+    /// tells them from other DMABUFs. Implemented by [`dma_buf_ops!`].
+    fn ops() -> &'static Ops<Self>;
 }
+
+/// The `dma_buf_ops` of an [`Exporter`]'s DMABUFs.
+///
+/// Why a `static` of each exporter's own ([`dma_buf_ops!`]) and not an
+/// associated `const`: a reference to a `const` may point to a different
+/// copy at each use, and [`Exported::from_fd`] compares addresses.
+#[repr(transparent)]
+pub(crate) struct Ops<T: Exporter> {
+    raw: bindings::dma_buf_ops,
+    _t: PhantomData<T>,
+}
+
+impl<T: Exporter> Ops<T> {
+    /// The table of `T`'s DMABUFs: [`Exported`]'s operations.
+    pub(crate) const fn new() -> Self {
+        Self {
+            raw: bindings::dma_buf_ops {
+                attach: Some(Exported::<T>::attach),
+                map_dma_buf: Some(Exported::<T>::map),
+                unmap_dma_buf: Some(Exported::<T>::unmap),
+                release: Some(Exported::<T>::release),
+                mmap: Some(Exported::<T>::mmap),
+                // SAFETY: All-zero is a valid (empty) `dma_buf_ops`.
+                ..unsafe { core::mem::zeroed() }
+            },
+            _t: PhantomData,
+        }
+    }
+
+    fn as_raw(&'static self) -> *const bindings::dma_buf_ops {
+        &self.raw
+    }
+}
+
+/// Implements [`Exporter::ops`] for `$t` with a `static` table; used inside
+/// `impl Exporter for $t`.
+macro_rules! dma_buf_ops {
+    ($t:ty) => {
+        fn ops() -> &'static $crate::staging::dma_buf::Ops<$t> {
+            static OPS: $crate::staging::dma_buf::Ops<$t> = $crate::staging::dma_buf::Ops::new();
+            &OPS
+        }
+    };
+}
+pub(crate) use dma_buf_ops;
 
 /// Physical ranges of device memory, in DMABUF order, and their P2P provider.
 ///
@@ -135,16 +184,6 @@ pub(crate) struct NewDmaBuf<T: Exporter> {
 }
 
 impl<T: Exporter> Exported<T> {
-    const OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
-        attach: Some(Self::attach),
-        map_dma_buf: Some(Self::map),
-        unmap_dma_buf: Some(Self::unmap),
-        release: Some(Self::release),
-        mmap: Some(Self::mmap),
-        // SAFETY: All-zero is a valid (empty) `dma_buf_ops`.
-        ..unsafe { core::mem::zeroed() }
-    };
-
     /// Exports a DMABUF of `phys` with the exporter data `data`: `open_flags`
     /// are the file's (`O_CLOEXEC`, `O_ACCMODE`), as for
     /// `VFIO_DEVICE_FEATURE_DMA_BUF`.
@@ -166,11 +205,11 @@ impl<T: Exporter> Exported<T> {
             GFP_KERNEL,
         )?;
         let raw = Arc::into_raw(buf.clone());
-        // SAFETY: `OPS` is static; `raw` is a reference on `Exported<T>` that
-        // the DMABUF owns from here and gives back in `release`.
+        // SAFETY: The table is static; `raw` is a reference on `Exported<T>`
+        // that the DMABUF owns from here and gives back in `release`.
         let dmabuf = unsafe {
             bindings::vpa_dma_buf_export(
-                &Self::OPS,
+                T::ops().as_raw(),
                 size,
                 open_flags as c_int,
                 raw.cast_mut().cast(),
@@ -206,8 +245,17 @@ impl<T: Exporter> Exported<T> {
         if file.is_null() {
             return None;
         }
+        // Files are freed by RCU and reused at once (`SLAB_TYPESAFE_BY_RCU`),
+        // and the DMABUF's release (which clears our pointer) may come after
+        // its file's: the file taken may already be another one.
+        // SAFETY: `file` is a valid file we hold a reference on.
+        if unsafe { (*file).private_data } != raw.cast() {
+            // SAFETY: The reference taken by `get_file_active()`.
+            unsafe { bindings::fput(file) };
+            return None;
+        }
         // INVARIANT: The file reference is one on the DMABUF, exported with
-        // `OPS`; `dma_buf_put()` drops it.
+        // `T::ops()`; `dma_buf_put()` drops it.
         Some(DmaBufRef {
             // SAFETY: Non-zero, checked above.
             dmabuf: unsafe { NonNull::new_unchecked(raw) },
@@ -234,7 +282,7 @@ impl<T: Exporter> Exported<T> {
         let dmabuf = kernel::error::from_err_ptr(unsafe { bindings::dma_buf_get(fd) })?;
         // SAFETY: A valid DMABUF, held by the reference just taken.
         let ops = unsafe { (*dmabuf).ops };
-        if !core::ptr::eq(ops, &Self::OPS) {
+        if !core::ptr::eq(ops, T::ops().as_raw()) {
             // SAFETY: The reference taken above.
             unsafe { bindings::dma_buf_put(dmabuf) };
             return Err(ENODEV);
@@ -279,7 +327,7 @@ impl<T: Exporter> Exported<T> {
 
     /// # Safety
     ///
-    /// `dmabuf` is a DMABUF exported with `OPS`: its `priv` is a reference
+    /// `dmabuf` is a DMABUF exported with `T::ops()`: its `priv` is a reference
     /// on an `Exported<T>`, valid until its `release`.
     unsafe fn from_dmabuf<'a>(dmabuf: *mut bindings::dma_buf) -> &'a Self {
         // SAFETY: By the safety requirements.
@@ -411,8 +459,13 @@ impl<T: Exporter> NewDmaBuf<T> {
     /// Installs the DMABUF in a new fd with `open_flags`: the fd, or the
     /// error (and the DMABUF is released).
     pub(crate) fn into_fd(self, open_flags: u32) -> Result<i32> {
-        let dmabuf = self.dmabuf.as_ptr();
-        core::mem::forget(self);
+        // The DMABUF reference goes to the fd, not to `Drop`; the `Arc` is
+        // dropped as usual (the DMABUF holds its own reference).
+        let this = ManuallyDrop::new(self);
+        let dmabuf = this.dmabuf.as_ptr();
+        // SAFETY: `this` is never dropped nor used again: the `Arc` is read
+        // out of it once.
+        drop(unsafe { core::ptr::read(&this.buf) });
         // SAFETY: We own a reference on `dmabuf`, which `dma_buf_fd()`
         // consumes on success.
         let fd = unsafe { bindings::dma_buf_fd(dmabuf, open_flags as c_int) };
@@ -438,7 +491,7 @@ impl<T: Exporter> Drop for NewDmaBuf<T> {
 /// # Invariants
 ///
 /// Holds a reference on the valid `struct dma_buf` at `dmabuf`, exported
-/// with `Exported::<T>::OPS`.
+/// with `T::ops()`.
 pub(crate) struct DmaBufRef<T: Exporter> {
     dmabuf: NonNull<bindings::dma_buf>,
     _t: PhantomData<T>,
@@ -472,9 +525,16 @@ impl<T: Exporter> DmaBufMmap<'_, T> {
         crate::staging::mm::pfnmap::pgoff(self.vma)
     }
 
-    /// Whether the mapping is shared (`MAP_SHARED`).
+    /// The length of the mapping in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.vma.end() - self.vma.start()
+    }
+
+    /// Whether the mapping is shared (`MAP_SHARED`). `VM_MAYSHARE`: mmap()
+    /// clears `VM_SHARED` of a shared mapping of a file opened read-only,
+    /// as a DMABUF exported with `O_RDONLY` is.
     pub(crate) fn is_shared(&self) -> bool {
-        self.vma.flags() & flags::SHARED != 0
+        self.vma.flags() & flags::MAYSHARE != 0
     }
 
     /// Makes the VMA a PFN map owned by the DMABUF, with `O`'s operations,
