@@ -13,6 +13,7 @@
  * - mmap(): offset 0 is the first byte of the first range and the ranges
  *   follow each other; a non-zero offset works; too long, past the end,
  *   MAP_PRIVATE and growing fail; /proc/self/maps shows the offset given;
+ *   a read-only DMABUF maps shared for reading only;
  * - delegation: a child that never had the device fd gets a DMABUF over a
  *   unix socket, maps it, writes a pattern the host finds in ivshmem's
  *   backing file ("VPA-HOSTCHECK: ..."), and cannot map past its range;
@@ -29,6 +30,13 @@
  *   VFIO_DEVICE_RESET and D3hot (igb) zap DMABUF mappings, which fault
  *   back; a 2 MiB aligned range faults in PMD entries;
  * - iommufd's IOMMU_IOAS_MAP_FILE of our DMABUF fails with EOPNOTSUPP.
+ *
+ * - next to windows: a WC window and a WC DMABUF side by side, an NC DMABUF
+ *   and the BAR's uncached mapping next to them, each page one PAT entry of
+ *   its owner's type;
+ * - surprise removal (sysfs remove) with a client storing through a WC
+ *   DMABUF: the primary closes on the device request, the client gets
+ *   SIGBUS, no PAT entry is left, the DMABUF outlives its device.
  *
  * Areas of BAR 2 (see window_test.c for the others): [48M, 48M + 64K) the
  * delegation pattern the host checks, [52M, 64M) scratch.
@@ -57,6 +65,7 @@
 #define SCRATCH		(52 * SZ_1M)
 #define WC_OFF		(56 * SZ_1M)
 #define WC_LEN		SZ_2M
+#define NEXT_OFF	(58 * SZ_1M)
 
 #define AT(p, bytes)	((volatile uint32_t *)((char *)(p) + (bytes)))
 
@@ -103,8 +112,12 @@ static int feature(int fd, unsigned int nr, uint32_t flags, void *data, size_t l
 	return ret;
 }
 
-/* A DMABUF of the @n ranges (offset, length pairs) of @bar; its fd or -errno. */
-static int export(int fd, uint32_t bar, const uint64_t *ranges, uint32_t n)
+/*
+ * A DMABUF of the @n ranges (offset, length pairs) of @bar whose file has
+ * @open_flags; its fd or -errno.
+ */
+static int export_flags(int fd, uint32_t bar, const uint64_t *ranges, uint32_t n,
+			uint32_t open_flags)
 {
 	char buf[sizeof(struct vfio_device_feature_dma_buf) + 8 * 16] = { 0 };
 	struct vfio_device_feature_dma_buf *req = (void *)buf;
@@ -113,7 +126,7 @@ static int export(int fd, uint32_t bar, const uint64_t *ranges, uint32_t n)
 	if (n > 8)
 		return -E2BIG;
 	req->region_index = bar;
-	req->open_flags = O_RDWR | O_CLOEXEC;
+	req->open_flags = open_flags;
 	req->nr_ranges = n;
 	for (i = 0; i < n; i++) {
 		req->dma_ranges[i].offset = ranges[2 * i];
@@ -121,6 +134,12 @@ static int export(int fd, uint32_t bar, const uint64_t *ranges, uint32_t n)
 	}
 	return feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET,
 		       req, sizeof(*req) + n * 16);
+}
+
+/* A DMABUF of the @n ranges (offset, length pairs) of @bar; its fd or -errno. */
+static int export(int fd, uint32_t bar, const uint64_t *ranges, uint32_t n)
+{
+	return export_flags(fd, bar, ranges, n, O_RDWR | O_CLOEXEC);
 }
 
 static int export1(int fd, uint32_t bar, uint64_t off, uint64_t len)
@@ -496,6 +515,17 @@ TEST_F(ivshmem, mmap_offsets_and_bounds)
 	ASSERT_EQ(MAP_FAILED, mmap(NULL, SZ_4K, PROT_READ, MAP_PRIVATE, buf, 0));
 	ASSERT_EQ(EINVAL, errno);
 	close(buf);
+	/* A read-only DMABUF maps shared for reading, not for writing. */
+	buf = export_flags(fd, 2, r, 1, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, buf);
+	p = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("read-only shared mmap: %s", strerror(errno));
+	ASSERT_EQ(0xd0000000, *AT(p, 0));
+	ASSERT_NE(0, mprotect((void *)p, SZ_4K, PROT_READ | PROT_WRITE));
+	munmap((void *)p, SZ_4K);
+	ASSERT_EQ(MAP_FAILED, map(buf, SZ_4K, 0));
+	ASSERT_EQ(EACCES, errno);
+	close(buf);
 	munmap((void *)bar, 8 * SZ_4K);
 }
 
@@ -711,6 +741,86 @@ TEST_F_TIMEOUT(ivshmem, wc_pages_for_everyone, 120)
 	close(obuf);
 }
 
+/* One PAT entry covers the page at @phys, of type @type. */
+static int pat_page_is(uint64_t phys, const char *type)
+{
+	struct pat_range r[4];
+
+	return pat_ranges(phys, phys + SZ_4K, r, 4) == 1 && !strcmp(r[0].type, type);
+}
+
+/*
+ * A WC window (ALIAS_REGION) and a WC DMABUF side by side, an NC DMABUF and
+ * the BAR's uncached mapping next to them: each has the page-table type it
+ * asked for, every page of the BAR has one PAT entry of the type of its
+ * owner, and each owner's pages go back to uncached alone when it goes.
+ */
+TEST_F_TIMEOUT(ivshmem, wc_dmabuf_next_to_window, 120)
+{
+	const uint64_t win_off = NEXT_OFF, buf_off = NEXT_OFF + SZ_2M;
+	const uint64_t nc_off = NEXT_OFF + 2 * SZ_2M;
+	volatile uint32_t *win, *w, *n, *bar;
+	int fd = self->d.fd, alias, wbuf, nbuf;
+	char level[8] = "";
+
+	if (access(PTDUMP, R_OK) || access(PATLIST, R_OK))
+		SKIP(return, "no " PTDUMP " or " PATLIST);
+	alias = vpa_window(fd, 2, VFIO_ALIAS_ATTR_WC, win_off, SZ_2M);
+	ASSERT_LE(0, alias);
+	wbuf = export1(fd, 2, buf_off, SZ_2M);
+	ASSERT_LE(0, wbuf);
+	nbuf = export1(fd, 2, nc_off, SZ_64K);
+	ASSERT_LE(0, nbuf);
+	ASSERT_EQ(0, set_memattr(fd, wbuf, VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_WC));
+	bar = map(fd, SZ_2M, BAR2 + nc_off);
+	ASSERT_NE(MAP_FAILED, bar);
+	n = map(nbuf, SZ_64K, 0);
+	ASSERT_NE(MAP_FAILED, n);
+	win = map_aligned(fd, SZ_2M, (uint64_t)alias << 40);
+	ASSERT_NE(MAP_FAILED, win);
+	w = map_aligned(wbuf, SZ_2M, 0);
+	ASSERT_NE(MAP_FAILED, w);
+	*AT(win, 0) = 0x11;
+	*AT(w, 0) = 0x22;
+	*AT(n, 0) = 0x33;
+	ASSERT_EQ(0x33, *AT(bar, 0));
+	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)win, level));
+	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)w, level));
+	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)n, level));
+	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)bar, level));
+	/* One entry per page, of its owner's type, on both sides of each edge. */
+	ASSERT_TRUE(pat_page_is(self->phys + win_off - SZ_4K, "uncached-minus"));
+	ASSERT_TRUE(pat_page_is(self->phys + win_off, "write-combining"));
+	ASSERT_TRUE(pat_page_is(self->phys + buf_off - SZ_4K, "write-combining"));
+	ASSERT_TRUE(pat_page_is(self->phys + buf_off, "write-combining"));
+	ASSERT_TRUE(pat_page_is(self->phys + nc_off - SZ_4K, "write-combining"));
+	ASSERT_TRUE(pat_page_is(self->phys + nc_off, "uncached-minus"));
+	/* The window gone: its pages uncached, the DMABUF's still WC. */
+	munmap((void *)win, SZ_2M);
+	ASSERT_TRUE(pat_page_is(self->phys + win_off, "uncached-minus"));
+	ASSERT_TRUE(pat_page_is(self->phys + buf_off - SZ_4K, "uncached-minus"));
+	ASSERT_TRUE(pat_page_is(self->phys + buf_off, "write-combining"));
+	ASSERT_EQ(0x22, *AT(w, 0));
+	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)w, level));
+	/* Mapped again, then the DMABUF's mapping gone: the reverse. */
+	win = map_aligned(fd, SZ_2M, (uint64_t)alias << 40);
+	ASSERT_NE(MAP_FAILED, win);
+	ASSERT_EQ(0x11, *AT(win, 0));
+	munmap((void *)w, SZ_2M);
+	ASSERT_TRUE(pat_page_is(self->phys + win_off, "write-combining"));
+	ASSERT_TRUE(pat_page_is(self->phys + buf_off, "uncached-minus"));
+	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)win, level));
+	ASSERT_EQ(0x33, *AT(n, 0));
+	munmap((void *)win, SZ_2M);
+	munmap((void *)n, SZ_64K);
+	munmap((void *)bar, SZ_2M);
+	close(wbuf);
+	close(nbuf);
+	vpa_close(&self->d);
+	self->open = 0;
+	check_pat(_metadata, self, NULL, 0, "after close");
+}
+
 TEST_F(ivshmem, last_close_revokes)
 {
 	volatile uint32_t *p;
@@ -876,6 +986,113 @@ TEST(iommufd_map_file_refused)
 	close(buf);
 	vpa_close(&d);
 	close(iommufd);
+}
+
+/* The device's eventfd for VFIO_PCI_REQ_IRQ_INDEX, as QEMU sets one; 0 or -errno. */
+static int set_req_eventfd(int fd, int efd)
+{
+	char buf[sizeof(struct vfio_irq_set) + sizeof(int)] __attribute__((aligned(8)));
+	struct vfio_irq_set *irq = (void *)buf;
+
+	irq->argsz = sizeof(buf);
+	irq->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	irq->index = VFIO_PCI_REQ_IRQ_INDEX;
+	irq->start = 0;
+	irq->count = 1;
+	memcpy(irq->data, &efd, sizeof(int));
+	return ioctl(fd, VFIO_DEVICE_SET_IRQS, irq) ? -errno : 0;
+}
+
+/*
+ * Surprise removal with a client storing through a WC DMABUF: sysfs remove
+ * asks the primary through the request eventfd, the primary closes the
+ * device as QEMU does, the client gets SIGBUS, the removal completes and
+ * leaves no PAT entry over the BAR; the primary's DMABUF fd outlives the
+ * device and cannot be mapped. A rescan brings ivshmem back, bound to
+ * vfio-pci-alias again, for what runs next.
+ */
+TEST_F_TIMEOUT(ivshmem, surprise_removal_with_client_mappings, 180)
+{
+	const char *bdf = vpa_bdf(VPA_IVSHMEM);
+	char path[128], drv[64];
+	int buf, efd, pipefd[2], status, i;
+	pid_t client, remover;
+	uint64_t ev;
+	struct pollfd pfd;
+	char c;
+
+	if (access(PATLIST, R_OK))
+		SKIP(return, "no " PATLIST);
+	ASSERT_EQ(0, vpa_dev_link(bdf, "driver", drv, sizeof(drv)));
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, set_req_eventfd(self->d.fd, efd));
+	buf = export1(self->d.fd, 2, SCRATCH, SZ_2M);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, set_memattr(self->d.fd, buf, VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_WC));
+	ASSERT_EQ(0, pipe(pipefd));
+	client = fork();
+	ASSERT_LE(0, client);
+	if (client == 0) {
+		struct sigaction sa = { .sa_handler = exit_with };
+		volatile uint32_t *p;
+		uint32_t n = 0;
+
+		/* Only the DMABUF: the device's fds closed. */
+		vpa_close(&self->d);
+		sigaction(SIGBUS, &sa, NULL);
+		p = map(buf, SZ_2M, 0);
+		if (p == MAP_FAILED)
+			_exit(1);
+		p[0] = 1;
+		if (write(pipefd[1], "s", 1) != 1)
+			_exit(2);
+		for (;; n++)
+			p[(n * 31) % (SZ_2M / 4)] = n;
+	}
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	ASSERT_TRUE(pat_page_is(self->phys + SCRATCH, "write-combining"));
+	remover = fork();
+	ASSERT_LE(0, remover);
+	if (remover == 0) {
+		/* Its copy of the device fd would keep the device from going. */
+		vpa_close(&self->d);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", bdf);
+		_exit(vpa_sysfs_write(path, "1") ? 1 : 0);
+	}
+	/* Core asks the user to let go; the primary does, as QEMU would. */
+	pfd.fd = efd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 30 * 1000)) TH_LOG("no device request");
+	ASSERT_EQ(8, read(efd, &ev, 8));
+	vpa_close(&self->d);
+	self->open = 0;
+	ASSERT_EQ(remover, waitpid(remover, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("sysfs remove failed");
+	ASSERT_EQ(client, waitpid(client, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(SIGBUS, WEXITSTATUS(status));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+	ASSERT_NE(0, access(path, F_OK)) TH_LOG("%s still there", bdf);
+	check_pat(_metadata, self, NULL, 0, "after removal");
+	/* The DMABUF outlives its device: revoked, and released cleanly. */
+	ASSERT_EQ(MAP_FAILED, map(buf, SZ_4K, 0));
+	ASSERT_EQ(ENODEV, errno);
+	close(buf);
+	close(efd);
+	/* Back for the next tests: rescan, bound to the same driver. */
+	ASSERT_EQ(0, vpa_sysfs_write("/sys/bus/pci/rescan", "1"));
+	for (i = 0; i < 50 && access(path, F_OK); i++)
+		usleep(100 * 1000);
+	ASSERT_EQ(0, access(path, F_OK)) TH_LOG("%s not back after rescan", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	ASSERT_EQ(0, vpa_sysfs_write(path, drv));
+	vpa_sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+	ASSERT_EQ(0, vpa_dev_link(bdf, "driver", path, sizeof(path)));
+	ASSERT_STREQ(drv, path);
+	ASSERT_EQ(0, vpa_open(bdf, &self->d));
+	self->open = 1;
 }
 
 VPA_HARNESS_MAIN
