@@ -28,7 +28,7 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::{
-        atomic::{Atomic, Relaxed},
+        atomic::{Atomic, Full, Relaxed},
         Arc, Mutex,
     },
     uaccess::{UserPtr, UserSlice},
@@ -41,18 +41,20 @@ pub(super) struct Range {
     pub(super) len: u64,
 }
 
-/// Who maps a DMABUF, and what its mappings hold of the BAR.
+/// The write-combining mappings of a DMABUF, and what they hold of the BAR.
 pub(super) struct Maps {
-    /// VMAs of the DMABUF, uncached and write-combining.
-    pub(super) nc: usize,
+    /// VMAs of the DMABUF that are write-combining.
     pub(super) wc: usize,
-    /// While `nc > 0`, one uncached mapping of the BAR
-    /// ([`super::bars::Bars::map`]); while `wc > 0`, these windows.
+    /// While `wc > 0`, these windows.
     pub(super) windows: KVec<DmaBufWindow>,
-    /// The holds above were given up by a revoke: VMAs that remain hold
+    /// The holds of every VMA (these, and the uncached ones of
+    /// [`DmaBuf::nc`]) were given up by a revoke: VMAs that remain hold
     /// nothing.
     pub(super) released: bool,
 }
+
+/// In [`DmaBuf::nc`]: the uncached VMAs' holds were given up by a revoke.
+pub(super) const NC_RELEASED: usize = 1 << (usize::BITS - 1);
 
 /// The exporter's data of a DMABUF of ours.
 #[pin_data]
@@ -62,11 +64,17 @@ pub(crate) struct DmaBuf {
     /// In DMABUF order: offset 0 is the first byte of the first range.
     pub(super) ranges: KVec<Range>,
     /// Revoked for good. Written with core's `memory_lock` held for writing
-    /// and `maps` held: faults (under `memory_lock`) and mmap() (under
-    /// `maps`) see it.
+    /// and `maps` held: faults (under `memory_lock`) and write-combining
+    /// mmap()s (under `maps`) see it; an uncached mmap() that does not is
+    /// told by [`NC_RELEASED`], and its VMA faults see it.
     pub(super) revoked: Atomic<bool>,
     /// `VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_*` of later mmap()s.
     pub(super) memattr: Atomic<u32>,
+    /// Uncached VMAs of the DMABUF, each holding an uncached mapping of the
+    /// BAR ([`super::bars::Bars::map`]) as the BAR region's VMAs do,
+    /// counted without a lock (a VMA takes its hold, then counts itself),
+    /// and [`NC_RELEASED`] once a revoke gave their holds back.
+    pub(super) nc: Atomic<usize>,
     #[pin]
     pub(super) maps: Mutex<Maps>,
 }
@@ -105,7 +113,8 @@ impl DmaBuf {
         }
         maps.released = true;
         let core = self.dev.core();
-        if maps.nc > 0 {
+        let nc = self.nc.xchg(NC_RELEASED, Full);
+        for _ in 0..nc & !NC_RELEASED {
             self.dev.bars.unmap(core, self.bar, false);
         }
         if maps.wc > 0 {
@@ -237,8 +246,8 @@ pub(super) fn export(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> Re
             ranges,
             revoked: Atomic::new(false),
             memattr: Atomic::new(uapi::MEMATTR_NC),
+            nc: Atomic::new(0),
             maps <- new_mutex!(Maps {
-                nc: 0,
                 wc: 0,
                 windows: KVec::new(),
                 released: false,

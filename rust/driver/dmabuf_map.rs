@@ -7,19 +7,21 @@
 //! mmap() time, held in the BAR's layout as for the device file's own
 //! mappings ([`super::bars`], [`super::windows`]):
 //!
-//! - the DMABUF's first uncached VMA holds one uncached mapping of the BAR
-//!   (`EBUSY` while the BAR is write-combining as a whole), and its faults
-//!   are refused the pages of active windows;
+//! - each uncached VMA of the DMABUF holds an uncached mapping of the BAR,
+//!   as the BAR region's VMAs do, counted without a lock (`EBUSY` while the
+//!   BAR is write-combining as a whole), and its faults are refused the
+//!   pages of active windows;
 //! - its first write-combining VMA makes each of its ranges a window, in a
 //!   window slot of its own: their pages are write-combining in the kernel
 //!   and for every user mapping while it exists.
 //!
-//! The last VMA of each kind gives its hold back, unless a revoke gave it
-//! up first. A fault of a revoked DMABUF gets SIGBUS.
+//! An uncached VMA gives its hold back when it goes, the last
+//! write-combining one the windows, unless a revoke gave them up first. A
+//! fault of a revoked DMABUF gets SIGBUS.
 
 use super::{
     alias::Span,
-    dmabuf::{DmaBuf, Maps},
+    dmabuf::{DmaBuf, NC_RELEASED},
 };
 use crate::staging::{
     dma_buf::{DmaBufMmap, Exported},
@@ -31,7 +33,7 @@ use kernel::{
     mm::virt::VmaRef,
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
-    sync::atomic::Relaxed,
+    sync::atomic::{Full, Relaxed},
 };
 
 /// VMA operations of a DMABUF mapping; write-combining if `WC`.
@@ -41,25 +43,33 @@ impl<const WC: bool> PfnMapOps for DmaBufMap<WC> {
     type Owner = Exported<DmaBuf>;
 
     fn open(buf: &Exported<DmaBuf>, _tag: usize, _vma: &VmaRef) {
-        let mut maps = buf.maps.lock();
-        *count(&mut maps, WC) += 1;
+        if !WC {
+            // The original VMA holds the BAR uncached: no switch can happen.
+            buf.dev.bars.dup(buf.bar, false);
+            if !count_nc(buf) {
+                buf.dev.bars.unmap(buf.dev.core(), buf.bar, false);
+            }
+            return;
+        }
+        buf.maps.lock().wc += 1;
     }
 
     fn close(buf: &Exported<DmaBuf>, _tag: usize, _vma: &VmaRef) {
-        let mut maps = buf.maps.lock();
-        let n = count(&mut maps, WC);
-        *n = n.saturating_sub(1);
-        if *n > 0 || maps.released {
+        let (dev, bar) = (&buf.dev, buf.bar);
+        if !WC {
+            if uncount_nc(buf) {
+                dev.bars.unmap(dev.core(), bar, false);
+            }
             return;
         }
-        let (dev, bar) = (&buf.dev, buf.bar);
-        if WC {
-            dev.bars
-                .unmap_dmabuf_windows(dev.core(), bar, &maps.windows);
-            maps.windows.clear();
-        } else {
-            dev.bars.unmap(dev.core(), bar, false);
+        let mut maps = buf.maps.lock();
+        maps.wc = maps.wc.saturating_sub(1);
+        if maps.wc > 0 || maps.released {
+            return;
         }
+        dev.bars
+            .unmap_dmabuf_windows(dev.core(), bar, &maps.windows);
+        maps.windows.clear();
     }
 
     fn fault(buf: &Exported<DmaBuf>, _tag: usize, vmf: &Fault, order: u32) -> VmFault {
@@ -67,12 +77,30 @@ impl<const WC: bool> PfnMapOps for DmaBufMap<WC> {
     }
 }
 
-fn count(maps: &mut Maps, wc: bool) -> &mut usize {
-    if wc {
-        &mut maps.wc
-    } else {
-        &mut maps.nc
+/// Counts an uncached VMA of `buf` that has taken its hold: `false` if a
+/// revoke gave the holds back, and the VMA must give its own back.
+fn count_nc(buf: &DmaBuf) -> bool {
+    let mut old = buf.nc.load(Relaxed);
+    while old & NC_RELEASED == 0 {
+        match buf.nc.cmpxchg(old, old + 1, Full) {
+            Ok(_) => return true,
+            Err(now) => old = now,
+        }
     }
+    false
+}
+
+/// Uncounts an uncached VMA of `buf` that went: `true` if it still had its
+/// hold to give back.
+fn uncount_nc(buf: &DmaBuf) -> bool {
+    let mut old = buf.nc.load(Relaxed);
+    while old & NC_RELEASED == 0 && old > 0 {
+        match buf.nc.cmpxchg(old, old - 1, Full) {
+            Ok(_) => return true,
+            Err(now) => old = now,
+        }
+    }
+    false
 }
 
 /// Serves a fault of a mapping of `buf` at page order `order`: a huge entry
@@ -139,34 +167,40 @@ pub(super) fn mmap(buf: &Exported<DmaBuf>, vma: &DmaBufMmap<'_, DmaBuf>) -> Resu
     let wc = buf.memattr.load(Relaxed) == uapi::MEMATTR_WC;
     let (dev, bar) = (&buf.dev, buf.bar);
     let core = dev.core();
+    if !wc {
+        // Without a lock, as for the BAR region's uncached mmap(): a revoke
+        // after the check gives the VMA's hold back, or has (`count_nc`).
+        if buf.revoked.load(Relaxed) {
+            return Err(ENODEV);
+        }
+        dev.bars.bar_usable(core, bar)?;
+        dev.bars.map(core, bar, false)?;
+        if !count_nc(buf) {
+            dev.bars.unmap(core, bar, false);
+            return Err(ENODEV);
+        }
+        vma.install::<DmaBufMap<false>>(false);
+        return Ok(());
+    }
     let mut maps = buf.maps.lock();
     if buf.revoked.load(Relaxed) || maps.released {
         return Err(ENODEV);
     }
-    if wc {
-        if maps.wc == 0 {
-            let mut spans = KVec::with_capacity(buf.ranges.len(), GFP_KERNEL)?;
-            for r in buf.ranges.iter() {
-                spans.push(
-                    Span {
-                        index: bar as u32,
-                        start: r.bar_off,
-                        size: r.len,
-                    },
-                    GFP_KERNEL,
-                )?;
-            }
-            maps.windows = dev.bars.map_dmabuf_windows(core, bar, &spans)?;
+    if maps.wc == 0 {
+        let mut spans = KVec::with_capacity(buf.ranges.len(), GFP_KERNEL)?;
+        for r in buf.ranges.iter() {
+            spans.push(
+                Span {
+                    index: bar as u32,
+                    start: r.bar_off,
+                    size: r.len,
+                },
+                GFP_KERNEL,
+            )?;
         }
-        maps.wc += 1;
-        vma.install::<DmaBufMap<true>>(true);
-    } else {
-        if maps.nc == 0 {
-            dev.bars.bar_usable(core, bar)?;
-            dev.bars.map(core, bar, false)?;
-        }
-        maps.nc += 1;
-        vma.install::<DmaBufMap<false>>(false);
+        maps.windows = dev.bars.map_dmabuf_windows(core, bar, &spans)?;
     }
+    maps.wc += 1;
+    vma.install::<DmaBufMap<true>>(true);
     Ok(())
 }
