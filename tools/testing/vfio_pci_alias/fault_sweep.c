@@ -26,8 +26,8 @@
  * uncached mapping next to a mapped window; munmap() of one of two mapped
  * windows (a new layout); pread() and pwrite() of the windowed BAR 2; the
  * wc_bars store; export of a DMABUF of two ranges, mmap() and first fault
- * of it WC (its ranges become windows), its revoke (the windows leave the
- * layout); bind through driver_override (probe); the probe of an igb
+ * of it WC (its ranges become windows) and uncached, its revoke (the
+ * windows leave the layout); bind through driver_override (probe); the probe of an igb
  * VF; sriov_numvfs on igb; init_module() of the drop-in vfio-pci.ko with
  * wc=prefetchable and ids= of ivshmem.
  *
@@ -1608,7 +1608,7 @@ static const struct op op_mmap_window = {
 };
 
 /* ------------------------------------------------------------------ */
-/* DMABUFs: export, mmap() WC with its first fault, revoke             */
+/* DMABUFs: export, mmap() WC and NC with its first fault, revoke      */
 
 /* VFIO_DEVICE_FEATURE @nr with @flags and @len bytes of @data: 0/fd or -errno. */
 static int dev_feature(struct ctx *c, unsigned int nr, uint32_t flags, void *data, size_t len)
@@ -1811,6 +1811,45 @@ static const struct op op_dmabuf_mmap_wc = {
 	.name = "dmabuf_mmap_wc", .ff_min = 1,
 	.setup = dmabuf_wc_setup, .prep = map_prep, .run = dmabuf_map_run,
 	.after = dmabuf_map_after, .teardown = dmabuf_teardown,
+};
+
+/* An uncached DMABUF of the same ranges: counted without a lock. */
+static int dmabuf_nc_setup(struct ctx *c)
+{
+	int ret;
+
+	if (set_alias_setup(c))
+		return -1;
+	ret = dmabuf_export(c);
+	if (ret < 0)
+		return finding("DMABUF export: %s", strerror(-ret));
+	c->dmabuf = ret;
+	return 0;
+}
+
+static int dmabuf_nc_after(struct ctx *c, int ret)
+{
+	int bits;
+
+	if (ret)
+		return map_failed(c);
+	if (c->sigbus)
+		return finding("first fault of the NC DMABUF mapping: SIGBUS");
+	bits = pte_cache_bits(c->map, NULL);
+	if (bits >= 0 && bits != PTE_UCM)
+		return finding("the NC DMABUF's PTE has cache bits %d", bits);
+	if (dmabuf_data_ok(c, c->map, "the NC DMABUF") ||
+	    unchanged(c, "with the NC DMABUF mapped"))
+		return -1;
+	munmap(c->map, SZ_2M);
+	c->map = NULL;
+	return unchanged(c, "after the munmap") || uc_page_ok(c, WIN_A, "after the munmap");
+}
+
+static const struct op op_dmabuf_mmap_nc = {
+	.name = "dmabuf_mmap_nc",
+	.setup = dmabuf_nc_setup, .prep = map_prep, .run = dmabuf_map_run,
+	.after = dmabuf_nc_after, .teardown = dmabuf_teardown,
 };
 
 /* Each attempt revokes a new WC DMABUF, mapped and faulted in. */
@@ -2732,6 +2771,7 @@ SWEEPS(pwrite, 300)
 SWEEPS(wc_bars, 300)
 SWEEPS(dmabuf_export, 300)
 SWEEPS(dmabuf_mmap_wc, 300)
+SWEEPS(dmabuf_mmap_nc, 300)
 SWEEPS(dmabuf_revoke, 300)
 SWEEPS(bind, 600)
 SWEEPS(vf_probe, 600)
