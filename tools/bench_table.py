@@ -9,8 +9,9 @@ FILE (default stdin) holds lines "VPA-BENCH: round=N driver=NAME op=OP
 ns=NS[ faults=F]"; anything else is ignored. One row per op: each driver's
 median time over the rounds (µs, or ms for ops of a millisecond and more;
 with the median minor faults per iteration where measured), then the ratio
-TEST/BASE taken per round (both drivers ran in the same round, one after the
-other), its median and its min-max over the rounds. A "-" time means the
+TEST/BASE taken per round (a round is one batch of vpa_bench, in which both
+drivers ran the op one right after the other), its median, its
+interquartile range and its min-max over the rounds. A "-" time means the
 driver has no such op (alias-set on vfio-pci); an op missing altogether, or
 failed, shows "n/a".
 
@@ -24,7 +25,8 @@ import sys
 LINE = re.compile(r"VPA-BENCH: round=(\d+) driver=(\S+) op=(\S+) ns=(\S+)(?: faults=(\S+))?")
 # vpa_bench's order; ops it may grow later follow in order of appearance.
 ORDER = ["pread", "pwrite", "config-pread", "region-info", "get-info",
-         "mmap-fault", "fault-64m", "pread-4t", "alias-set",
+         "mmap-fault", "fault-64m", "dmabuf-mmap-fault", "dmabuf-fault-64m",
+         "pread-4t", "alias-set",
          "get-info-aliased", "pread-alias"]
 
 
@@ -72,7 +74,7 @@ def ratios(base, test):
 
 def table(data, base, test):
     ops = [op for op in ORDER if op in data] + [op for op in data if op not in ORDER]
-    rows = [["op", base, test, "ratio (median)", "ratio min–max"]]
+    rows = [["op", base, test, "ratio (median)", "ratio p25–p75", "ratio min–max"]]
     for op in ops:
         b, t = data[op].get(base, {}), data[op].get(test, {})
         medians = [statistics.median(v) for v in
@@ -81,10 +83,15 @@ def table(data, base, test):
         r = ratios(b, t)
         if r:
             ratio = f"{statistics.median(r):.2f}"
+            if len(r) > 1:
+                q = statistics.quantiles(r, n=4)
+                iqr = f"{q[0]:.2f}–{q[2]:.2f}"
+            else:
+                iqr = "-"
             spread = f"{min(r):.2f}–{max(r):.2f} ({len(r)} round{'s' if len(r) > 1 else ''})"
         else:
-            ratio = spread = "-"
-        rows.append([op, cell(b, unit), cell(t, unit), ratio, spread])
+            ratio = iqr = spread = "-"
+        rows.append([op, cell(b, unit), cell(t, unit), ratio, iqr, spread])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):

@@ -96,14 +96,14 @@ test_image() {
 		bash "$VPA_TOOLS/initramfs.sh" "$KDIR" "$OUT/initramfs-$1.cpio.gz"
 }
 
-# boot_image NAME TIMEOUT APPEND: one QEMU boot (IOMMU mode) of test_image
-# NAME's image, suite NAME, with the guest kernel arguments APPEND; the
-# console log in $OUT/NAME.log, qemu.sh's results in $OUT/NAME.results.
-# Returns qemu.sh's exit status.
+# boot_image NAME TIMEOUT APPEND [QEMU.SH-ARGS...]: one QEMU boot (IOMMU
+# mode) of test_image NAME's image, suite NAME, with the guest kernel
+# arguments APPEND; the console log in $OUT/NAME.log, qemu.sh's results in
+# $OUT/NAME.results. Returns qemu.sh's exit status.
 boot_image() {
 	bash "$VPA_TOOLS/qemu.sh" --kernel "$KDIR/arch/x86/boot/bzImage" \
 		--initrd "$OUT/initramfs-$1.cpio.gz" --suite "$1" --mode iommu \
-		--log "$OUT/$1.log" --timeout "$2" --append "$3" >"$OUT/$1.results"
+		--log "$OUT/$1.log" --timeout "$2" --append "$3" "${@:4}" >"$OUT/$1.results"
 }
 
 # The commit the module was built from, "+changes" if its sources differ.

@@ -6,13 +6,16 @@
 #
 #   tools/qemu.sh --kernel BZIMAGE --initrd CPIO.GZ --suite NAME
 #                 --mode iommu|noiommu --log FILE [--timeout SECS]
-#                 [--prefix STR] [--append ARGS] [--verbose]
+#                 [--prefix STR] [--append ARGS] [--twins] [--verbose]
 #
 #   --timeout SECS  hard bound on the QEMU run (default 600); QEMU is killed
 #                   on expiry. The guest gets vpa.deadline=SECS-30 so its
 #                   watchdog can still dump dmesg before that.
 #   --prefix STR    prepended to every result name (e.g. "iommu/").
 #   --append ARGS   extra kernel command line.
+#   --twins         a second edu (0000:00:07.0) and a second ivshmem-plain
+#                   (0000:00:08.0, its own 64M file), for make bench: one
+#                   device of each kind per driver in the same guest.
 #   --verbose       keep kernel messages on the console (vpa.verbose=1).
 #
 # Devices (BDFs also in tools/guest/lib.sh): edu 0000:00:04.0, igb
@@ -67,7 +70,7 @@ usage() {
 }
 
 parse_args() {
-	KERNEL= INITRD= SUITE= MODE= LOG= TIMEOUT=600 PREFIX= APPEND= VERBOSE=0
+	KERNEL= INITRD= SUITE= MODE= LOG= TIMEOUT=600 PREFIX= APPEND= VERBOSE=0 TWINS=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--kernel) KERNEL=$2; shift ;;
@@ -78,6 +81,7 @@ parse_args() {
 		--timeout) TIMEOUT=$2; shift ;;
 		--prefix) PREFIX=$2; shift ;;
 		--append) APPEND=$2; shift ;;
+		--twins) TWINS=1 ;;
 		--verbose) VERBOSE=1 ;;
 		-h|--help) usage ;;
 		*) echo "unknown argument: $1" >&2; usage ;;
@@ -91,7 +95,8 @@ parse_args() {
 	case $TIMEOUT in ''|*[!0-9]*) die "--timeout must be a number of seconds" ;; esac
 }
 
-# Fills QEMU_ARGS for the mode; SHM is the ivshmem backing file.
+# Fills QEMU_ARGS for the mode; SHM is the ivshmem backing file (SHM.twin
+# the second one's).
 qemu_args() {
 	# A log buffer that holds a whole suite's messages: the dmesg scan reads
 	# what /init dumps at the end, and the default 128 KiB wraps under the
@@ -117,6 +122,9 @@ qemu_args() {
 		-netdev user,id=n0 -device igb,netdev=n0,addr=05.0
 		-object "memory-backend-file,id=shm0,share=on,mem-path=$SHM,size=64M"
 		-device ivshmem-plain,memdev=shm0,addr=06.0)
+	[ "$TWINS" = 0 ] || QEMU_ARGS+=(-device edu,addr=07.0
+		-object "memory-backend-file,id=shm1,share=on,mem-path=$SHM.twin,size=64M"
+		-device ivshmem-plain,memdev=shm1,addr=08.0)
 }
 
 # Seconds a guest gets to reach userspace. Under TCG a boot has been seen to
