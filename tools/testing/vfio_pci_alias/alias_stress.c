@@ -870,19 +870,6 @@ static uint32_t ds_rand(uint32_t *s)
 	return *s;
 }
 
-static int ds_feature(int fd, unsigned int nr, uint32_t flags, void *data, size_t len)
-{
-	char buf[sizeof(struct vfio_device_feature) + 64] = { 0 };
-	struct vfio_device_feature *f = (void *)buf;
-	int ret;
-
-	f->argsz = sizeof(*f) + len;
-	f->flags = flags | nr;
-	memcpy(f->data, data, len);
-	ret = ioctl(fd, VFIO_DEVICE_FEATURE, f);
-	return ret < 0 ? -errno : ret;
-}
-
 static unsigned int ds_param(const char *name)
 {
 	char path[128], buf[32];
@@ -964,7 +951,7 @@ static int ds_worker(int group, const char *bdf, int slot, int secs)
 			req->dma_ranges[i].length = (uint64_t)pages * SZ_4K;
 			size += (uint64_t)pages * SZ_4K;
 		}
-		dmabuf = ds_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET, req,
+		dmabuf = vpa_dev_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET, req,
 				    sizeof(*req) + n * 16);
 		if (dmabuf < 0) {
 			fprintf(stderr, "# worker %d: export: %s\n", slot, strerror(-dmabuf));
@@ -975,7 +962,7 @@ static int ds_worker(int group, const char *bdf, int slot, int secs)
 		if (wc) {
 			attr.dmabuf_fd = dmabuf;
 			attr.memattr = VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_WC;
-			ret = ds_feature(fd, mnr, VFIO_DEVICE_FEATURE_SET, &attr, sizeof(attr));
+			ret = vpa_dev_feature(fd, mnr, VFIO_DEVICE_FEATURE_SET, &attr, sizeof(attr));
 			if (ret && ret != -EBADFD) {
 				fprintf(stderr, "# worker %d: MEMATTR: %s\n", slot, strerror(-ret));
 				bad++;
@@ -1005,7 +992,7 @@ static int ds_worker(int group, const char *bdf, int slot, int secs)
 		case 1:
 		case 2:
 			rev.dmabuf_fd = dmabuf;
-			ret = ds_feature(fd, rnr, VFIO_DEVICE_FEATURE_SET, &rev, sizeof(rev));
+			ret = vpa_dev_feature(fd, rnr, VFIO_DEVICE_FEATURE_SET, &rev, sizeof(rev));
 			if (ret && ret != -EBADFD && ret != -ENODEV) {
 				fprintf(stderr, "# worker %d: revoke: %s\n", slot, strerror(-ret));
 				bad++;

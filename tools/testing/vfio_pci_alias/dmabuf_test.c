@@ -93,25 +93,6 @@ static unsigned int memattr_nr(void)
 	return feature_nr("dma_buf_memattr_feature", VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR);
 }
 
-/* VFIO_DEVICE_FEATURE @nr with @flags and @len bytes of @data; 0/fd or -errno. */
-static int feature(int fd, unsigned int nr, uint32_t flags, void *data, size_t len)
-{
-	char buf[sizeof(struct vfio_device_feature) + 256] = { 0 };
-	struct vfio_device_feature *f = (void *)buf;
-	int ret;
-
-	if (len > 256)
-		return -E2BIG;
-	f->argsz = sizeof(*f) + len;
-	f->flags = flags | nr;
-	memcpy(f->data, data, len);
-	ret = ioctl(fd, VFIO_DEVICE_FEATURE, f);
-	if (ret < 0)
-		return -errno;
-	memcpy(data, f->data, len);
-	return ret;
-}
-
 /*
  * A DMABUF of the @n ranges (offset, length pairs) of @bar whose file has
  * @open_flags; its fd or -errno.
@@ -132,7 +113,7 @@ static int export_flags(int fd, uint32_t bar, const uint64_t *ranges, uint32_t n
 		req->dma_ranges[i].offset = ranges[2 * i];
 		req->dma_ranges[i].length = ranges[2 * i + 1];
 	}
-	return feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET,
+	return vpa_dev_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET,
 		       req, sizeof(*req) + n * 16);
 }
 
@@ -153,20 +134,20 @@ static int dmabuf_revoke(int fd, int dmabuf)
 {
 	struct vfio_device_feature_dma_buf_revoke r = { .dmabuf_fd = dmabuf };
 
-	return feature(fd, revoke_nr(), VFIO_DEVICE_FEATURE_SET, &r, sizeof(r));
+	return vpa_dev_feature(fd, revoke_nr(), VFIO_DEVICE_FEATURE_SET, &r, sizeof(r));
 }
 
 static int set_memattr(int fd, int dmabuf, uint32_t attr)
 {
 	struct vfio_device_feature_dma_buf_memattr m = { .dmabuf_fd = dmabuf, .memattr = attr };
 
-	return feature(fd, memattr_nr(), VFIO_DEVICE_FEATURE_SET, &m, sizeof(m));
+	return vpa_dev_feature(fd, memattr_nr(), VFIO_DEVICE_FEATURE_SET, &m, sizeof(m));
 }
 
 static int64_t get_memattr(int fd, int dmabuf)
 {
 	struct vfio_device_feature_dma_buf_memattr m = { .dmabuf_fd = dmabuf, .memattr = ~0u };
-	int ret = feature(fd, memattr_nr(), VFIO_DEVICE_FEATURE_GET, &m, sizeof(m));
+	int ret = vpa_dev_feature(fd, memattr_nr(), VFIO_DEVICE_FEATURE_GET, &m, sizeof(m));
 
 	return ret ? (int64_t)ret : (int64_t)m.memattr;
 }
@@ -174,46 +155,6 @@ static int64_t get_memattr(int fd, int dmabuf)
 static void *map(int fd, size_t len, uint64_t off)
 {
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
-}
-
-/* mmap() at a 2 MiB aligned address; MAP_FAILED with errno on failure. */
-static void *map_aligned(int fd, size_t len, uint64_t off)
-{
-	char *resv, *at;
-	void *p;
-	int err;
-
-	resv = mmap(NULL, len + SZ_2M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (resv == MAP_FAILED)
-		return MAP_FAILED;
-	at = (char *)(((uintptr_t)resv + SZ_2M - 1) & ~(SZ_2M - 1));
-	p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, off);
-	if (p == MAP_FAILED) {
-		err = errno;
-		munmap(resv, len + SZ_2M);
-		errno = err;
-		return MAP_FAILED;
-	}
-	if (at > resv)
-		munmap(resv, at - resv);
-	if (at + len < resv + len + SZ_2M)
-		munmap(at + len, resv + len + SZ_2M - (at + len));
-	return p;
-}
-
-/* 1 if a store of @v to @p raised SIGBUS. */
-static int write_sigbus(volatile uint32_t *p, uint32_t v)
-{
-	struct sigaction sa = { .sa_handler = vpa_on_sigbus }, old;
-	int bus = 0;
-
-	sigaction(SIGBUS, &sa, &old);
-	if (sigsetjmp(vpa_bus_jmp, 1))
-		bus = 1;
-	else
-		*p = v;
-	sigaction(SIGBUS, &old, NULL);
-	return bus;
 }
 
 static int sigbus(volatile void *p)
@@ -343,14 +284,14 @@ TEST_F(ivshmem, features_probe_and_numbers)
 {
 	uint32_t probe = VFIO_DEVICE_FEATURE_PROBE;
 
-	ASSERT_EQ(0, feature(self->d.fd, VFIO_DEVICE_FEATURE_DMA_BUF,
+	ASSERT_EQ(0, vpa_dev_feature(self->d.fd, VFIO_DEVICE_FEATURE_DMA_BUF,
 			     probe | VFIO_DEVICE_FEATURE_GET, NULL, 0));
-	ASSERT_EQ(-EINVAL, feature(self->d.fd, VFIO_DEVICE_FEATURE_DMA_BUF,
+	ASSERT_EQ(-EINVAL, vpa_dev_feature(self->d.fd, VFIO_DEVICE_FEATURE_DMA_BUF,
 				   probe | VFIO_DEVICE_FEATURE_SET, NULL, 0));
-	ASSERT_EQ(0, feature(self->d.fd, revoke_nr(), probe | VFIO_DEVICE_FEATURE_SET, NULL, 0));
-	ASSERT_EQ(-EINVAL, feature(self->d.fd, revoke_nr(), probe | VFIO_DEVICE_FEATURE_GET,
+	ASSERT_EQ(0, vpa_dev_feature(self->d.fd, revoke_nr(), probe | VFIO_DEVICE_FEATURE_SET, NULL, 0));
+	ASSERT_EQ(-EINVAL, vpa_dev_feature(self->d.fd, revoke_nr(), probe | VFIO_DEVICE_FEATURE_GET,
 				   NULL, 0));
-	ASSERT_EQ(0, feature(self->d.fd, memattr_nr(), probe | VFIO_DEVICE_FEATURE_GET |
+	ASSERT_EQ(0, vpa_dev_feature(self->d.fd, memattr_nr(), probe | VFIO_DEVICE_FEATURE_GET |
 			     VFIO_DEVICE_FEATURE_SET, NULL, 0));
 	/* The header's numbers, as vfio_pci_alias publishes them. */
 	ASSERT_EQ(VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE, revoke_nr());
@@ -380,13 +321,13 @@ TEST_F(ivshmem, export_fails_as_core)
 	req->flags = 1;
 	req->dma_ranges[0].offset = SCRATCH;
 	req->dma_ranges[0].length = SZ_4K;
-	ASSERT_EQ(-EINVAL, feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET,
+	ASSERT_EQ(-EINVAL, vpa_dev_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET,
 				   req, sizeof(buf)));
 	req->flags = 0;
-	ASSERT_EQ(-EINVAL, feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_SET,
+	ASSERT_EQ(-EINVAL, vpa_dev_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_SET,
 				   req, sizeof(buf)));
 	/* Too short for the header. */
-	ASSERT_EQ(-EINVAL, feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET,
+	ASSERT_EQ(-EINVAL, vpa_dev_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET,
 				   req, 8));
 }
 
@@ -708,7 +649,7 @@ TEST_F_TIMEOUT(ivshmem, wc_pages_for_everyone, 120)
 	check_pat(_metadata, self, want, 3, "WC DMABUF mapped");
 	ASSERT_TRUE(sigbus(n));
 	ASSERT_TRUE(sigbus(AT(bar, WC_OFF)));
-	ASSERT_TRUE(write_sigbus(AT(bar, WC_OFF + WC_LEN - 4), 1));
+	ASSERT_TRUE(vpa_write_sigbus(AT(bar, WC_OFF + WC_LEN - 4), 1));
 	/* The rest of the BAR, another NC DMABUF: uncached as before. */
 	*AT(bar, SCRATCH) = 0x77;
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)AT(bar, SCRATCH), level));
@@ -776,9 +717,9 @@ TEST_F_TIMEOUT(ivshmem, wc_dmabuf_next_to_window, 120)
 	ASSERT_NE(MAP_FAILED, bar);
 	n = map(nbuf, SZ_64K, 0);
 	ASSERT_NE(MAP_FAILED, n);
-	win = map_aligned(fd, SZ_2M, (uint64_t)alias << 40);
+	win = vpa_map_aligned(fd, SZ_2M, (uint64_t)alias << 40);
 	ASSERT_NE(MAP_FAILED, win);
-	w = map_aligned(wbuf, SZ_2M, 0);
+	w = vpa_map_aligned(wbuf, SZ_2M, 0);
 	ASSERT_NE(MAP_FAILED, w);
 	*AT(win, 0) = 0x11;
 	*AT(w, 0) = 0x22;
@@ -803,7 +744,7 @@ TEST_F_TIMEOUT(ivshmem, wc_dmabuf_next_to_window, 120)
 	ASSERT_EQ(0x22, *AT(w, 0));
 	ASSERT_EQ(PTE_WC, pte_cache_bits((void *)w, level));
 	/* Mapped again, then the DMABUF's mapping gone: the reverse. */
-	win = map_aligned(fd, SZ_2M, (uint64_t)alias << 40);
+	win = vpa_map_aligned(fd, SZ_2M, (uint64_t)alias << 40);
 	ASSERT_NE(MAP_FAILED, win);
 	ASSERT_EQ(0x11, *AT(win, 0));
 	munmap((void *)w, SZ_2M);
@@ -947,7 +888,7 @@ TEST_F(ivshmem, huge_faults)
 
 	buf = export(self->d.fd, 2, r, 2);
 	ASSERT_LE(0, buf);
-	p = map_aligned(buf, SZ_2M + SZ_4K, 0);
+	p = vpa_map_aligned(buf, SZ_2M + SZ_4K, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	before = vpa_minflt();
 	for (size_t i = 0; i < SZ_2M + SZ_4K; i += SZ_4K)

@@ -1613,15 +1613,7 @@ static const struct op op_mmap_window = {
 /* VFIO_DEVICE_FEATURE @nr with @flags and @len bytes of @data: 0/fd or -errno. */
 static int dev_feature(struct ctx *c, unsigned int nr, uint32_t flags, void *data, size_t len)
 {
-	char buf[sizeof(struct vfio_device_feature) + 64] = { 0 };
-	struct vfio_device_feature *f = (void *)buf;
-	int ret;
-
-	f->argsz = sizeof(*f) + len;
-	f->flags = flags | nr;
-	memcpy(f->data, data, len);
-	ret = ioctl(c->d.fd, VFIO_DEVICE_FEATURE, f);
-	return ret < 0 ? -errno : ret;
+	return vpa_dev_feature(c->d.fd, nr, flags, data, len);
 }
 
 /* A DMABUF of window A and of a page of window B: its fd or -errno. */
@@ -1751,8 +1743,8 @@ static const struct op op_dmabuf_export = {
 	.after = dmabuf_export_after, .teardown = dmabuf_teardown,
 };
 
-/* A WC DMABUF of windows A (whole) and B (a page). */
-static int dmabuf_wc_setup(struct ctx *c)
+/* An uncached DMABUF of windows A (whole) and B (a page). */
+static int dmabuf_nc_setup(struct ctx *c)
 {
 	int ret;
 
@@ -1762,6 +1754,16 @@ static int dmabuf_wc_setup(struct ctx *c)
 	if (ret < 0)
 		return finding("DMABUF export: %s", strerror(-ret));
 	c->dmabuf = ret;
+	return 0;
+}
+
+/* The same, WC. */
+static int dmabuf_wc_setup(struct ctx *c)
+{
+	int ret;
+
+	if (dmabuf_nc_setup(c))
+		return -1;
 	ret = dmabuf_wc(c);
 	if (ret)
 		return finding("DMABUF MEMATTR WC: %s", strerror(-ret));
@@ -1813,20 +1815,7 @@ static const struct op op_dmabuf_mmap_wc = {
 	.after = dmabuf_map_after, .teardown = dmabuf_teardown,
 };
 
-/* An uncached DMABUF of the same ranges: counted without a lock. */
-static int dmabuf_nc_setup(struct ctx *c)
-{
-	int ret;
-
-	if (set_alias_setup(c))
-		return -1;
-	ret = dmabuf_export(c);
-	if (ret < 0)
-		return finding("DMABUF export: %s", strerror(-ret));
-	c->dmabuf = ret;
-	return 0;
-}
-
+/* The uncached DMABUF's mmap(), counted without a lock. */
 static int dmabuf_nc_after(struct ctx *c, int ret)
 {
 	int bits;

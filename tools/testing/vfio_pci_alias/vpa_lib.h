@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/pci_regs.h>
@@ -370,8 +371,11 @@ static inline void vpa_on_sigbus(int sig)
 	siglongjmp(vpa_bus_jmp, 1);
 }
 
-/* Reads the 32-bit word @p into @val; returns 1 if that raised SIGBUS. */
-static inline int vpa_read_sigbus(volatile uint32_t *p, uint32_t *val)
+/*
+ * Reads the 32-bit word @p into @val, or stores @val to it if @write;
+ * returns 1 if that raised SIGBUS.
+ */
+static inline int vpa_access_sigbus(volatile uint32_t *p, uint32_t *val, bool write)
 {
 	struct sigaction sa = { .sa_handler = vpa_on_sigbus }, old;
 	int bus = 0;
@@ -379,10 +383,82 @@ static inline int vpa_read_sigbus(volatile uint32_t *p, uint32_t *val)
 	sigaction(SIGBUS, &sa, &old);
 	if (sigsetjmp(vpa_bus_jmp, 1))
 		bus = 1;
+	else if (write)
+		*p = *val;
 	else
 		*val = *p;
 	sigaction(SIGBUS, &old, NULL);
 	return bus;
+}
+
+/* Reads the 32-bit word @p into @val; returns 1 if that raised SIGBUS. */
+static inline int vpa_read_sigbus(volatile uint32_t *p, uint32_t *val)
+{
+	return vpa_access_sigbus(p, val, false);
+}
+
+/* Stores @v to the 32-bit word @p; returns 1 if that raised SIGBUS. */
+static inline int vpa_write_sigbus(volatile uint32_t *p, uint32_t v)
+{
+	return vpa_access_sigbus(p, &v, true);
+}
+
+
+/*
+ * Maps @len bytes of @fd at @off (MAP_SHARED, read-write) at a 2 MiB
+ * aligned address, where huge (PMD) faults are possible: an anonymous
+ * reservation 2 MiB larger, the mapping over its aligned part, the rest
+ * of the reservation unmapped. MAP_FAILED (errno set) on failure.
+ */
+static inline void *vpa_map_aligned(int fd, size_t len, uint64_t off)
+{
+	const size_t sz_2m = 2UL << 20;
+	char *resv, *at;
+	void *p;
+	int err;
+
+	resv = mmap(NULL, len + sz_2m, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (resv == MAP_FAILED)
+		return MAP_FAILED;
+	at = (char *)(((uintptr_t)resv + sz_2m - 1) & ~(sz_2m - 1));
+	p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, off);
+	if (p == MAP_FAILED) {
+		err = errno;
+		munmap(resv, len + sz_2m);
+		errno = err;
+		return MAP_FAILED;
+	}
+	if (at > resv)
+		munmap(resv, at - resv);
+	if (at + len < resv + len + sz_2m)
+		munmap(at + len, resv + len + sz_2m - (at + len));
+	return p;
+}
+
+/*
+ * VFIO_DEVICE_FEATURE @nr of the device @fd with @flags and @len bytes of
+ * @data, which gets the answer back: 0 (or the fd a feature returns) or
+ * -errno.
+ */
+static inline int vpa_dev_feature(int fd, unsigned int nr, uint32_t flags, void *data,
+				  size_t len)
+{
+	char buf[sizeof(struct vfio_device_feature) + 256] __attribute__((aligned(8))) = { 0 };
+	struct vfio_device_feature *f = (void *)buf;
+	int ret;
+
+	if (len > 256)
+		return -E2BIG;
+	f->argsz = sizeof(*f) + len;
+	f->flags = flags | nr;
+	if (len)
+		memcpy(f->data, data, len);
+	ret = ioctl(fd, VFIO_DEVICE_FEATURE, f);
+	if (ret < 0)
+		return -errno;
+	if (len)
+		memcpy(data, f->data, len);
+	return ret;
 }
 
 /* Turns memory decoding of the device @fd on or off (PCI_COMMAND). */

@@ -73,35 +73,6 @@ static void *map(int fd, size_t len, uint64_t off)
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
 }
 
-/*
- * Maps @len at @off of the device at a 2 MiB aligned address, where huge
- * (PMD) faults are possible; MAP_FAILED (errno set) on failure.
- */
-static void *map_aligned(int fd, size_t len, uint64_t off)
-{
-	char *resv, *at;
-	void *p;
-	int err;
-
-	resv = mmap(NULL, len + SZ_2M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (resv == MAP_FAILED)
-		return MAP_FAILED;
-	at = (char *)(((uintptr_t)resv + SZ_2M - 1) & ~(SZ_2M - 1));
-	p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, off);
-	if (p == MAP_FAILED) {
-		err = errno;
-		munmap(resv, len + SZ_2M);
-		errno = err;
-		return MAP_FAILED;
-	}
-	/* Only the device mapping stays. */
-	if (at > resv)
-		munmap(resv, at - resv);
-	if (at + len < resv + len + SZ_2M)
-		munmap(at + len, resv + len + SZ_2M - (at + len));
-	return p;
-}
-
 /* @len bytes of the stream tools/ivshmem_check.py reproduces from @seed. */
 static uint32_t *pattern(uint32_t seed, size_t len)
 {
@@ -131,7 +102,7 @@ static size_t first_diff(const volatile uint32_t *p, const uint32_t *want, size_
  */
 static long touch_all(int fd, uint64_t off, size_t len, int *bits, char *level)
 {
-	volatile char *p = map_aligned(fd, len, off);
+	volatile char *p = vpa_map_aligned(fd, len, off);
 	long before, after;
 	size_t i;
 
@@ -571,13 +542,13 @@ TEST_F_TIMEOUT(ivshmem, window_wc_rest_uc_and_pat_split, 120)
 	check_pat(_metadata, self, want, n, "open");
 
 	/* The BAR around the window and the window, mapped uncached first. */
-	uc = map_aligned(self->d.fd, uc_len, BAR2 + WIN_OFF - SZ_2M);
+	uc = vpa_map_aligned(self->d.fd, uc_len, BAR2 + WIN_OFF - SZ_2M);
 	ASSERT_NE(MAP_FAILED, uc);
 	ASSERT_EQ(0, vpa_read_sigbus(AT(uc, SZ_2M), &v));
 	ASSERT_EQ(PTE_UCM, pte_cache_bits((void *)AT(uc, SZ_2M), NULL));
 	ASSERT_EQ(0, vpa_read_sigbus(AT(uc, SZ_2M + WIN_SIZE - SZ_4K), &v));
 
-	win = map_aligned(self->d.fd, WIN_SIZE, (uint64_t)w << 40);
+	win = vpa_map_aligned(self->d.fd, WIN_SIZE, (uint64_t)w << 40);
 	ASSERT_NE(MAP_FAILED, win);
 	/* Mapping the window zapped what the BAR's mapping had of it. */
 	ASSERT_EQ(-1, pte_cache_bits((void *)AT(uc, SZ_2M), NULL));
@@ -654,7 +625,7 @@ TEST_F_TIMEOUT(ivshmem, patterns_agree_every_way, 120)
 	ASSERT_GE(w, self->base);
 	aoff = (uint64_t)w << 40;
 
-	win = map_aligned(self->d.fd, WIN_SIZE, aoff);
+	win = vpa_map_aligned(self->d.fd, WIN_SIZE, aoff);
 	ASSERT_NE(MAP_FAILED, win);
 	memcpy((void *)win, src_win, WIN_SIZE);
 	__builtin_ia32_sfence();
@@ -896,9 +867,9 @@ TEST_F_TIMEOUT(ivshmem, memory_off_zaps_window_and_bar, 120)
 	w = vpa_window(self->d.fd, 2, WC, woff, SZ_2M);
 	ASSERT_GE(w, self->base);
 	aoff = (uint64_t)w << 40;
-	uc = map_aligned(self->d.fd, SZ_2M, BAR2 + ZAP_OFF);
+	uc = vpa_map_aligned(self->d.fd, SZ_2M, BAR2 + ZAP_OFF);
 	ASSERT_NE(MAP_FAILED, uc);
-	win = map_aligned(self->d.fd, SZ_2M, aoff);
+	win = vpa_map_aligned(self->d.fd, SZ_2M, aoff);
 	ASSERT_NE(MAP_FAILED, win);
 	win[0] = m_win;
 	__builtin_ia32_sfence();
