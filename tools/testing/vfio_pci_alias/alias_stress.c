@@ -921,12 +921,10 @@ static int ds_worker(int group, const char *bdf, int slot, int secs)
 	if (!rnr || !mnr)
 		return 1;
 	while (time(NULL) < end) {
-		char buf[sizeof(struct vfio_device_feature_dma_buf) + 2 * 16] = { 0 };
-		struct vfio_device_feature_dma_buf *req = (void *)buf;
 		struct vfio_device_feature_dma_buf_memattr attr;
 		struct vfio_device_feature_dma_buf_revoke rev;
 		uint32_t r = ds_rand(&seed), n = 1 + (r & 1), i;
-		uint64_t size = 0;
+		uint64_t ranges[4], size = 0;
 		volatile uint32_t *m;
 		int dmabuf, ret, wc;
 
@@ -938,21 +936,17 @@ static int ds_worker(int group, const char *bdf, int slot, int secs)
 				return bad + 1;
 			}
 		}
-		req->region_index = 2;
-		req->open_flags = O_RDWR | O_CLOEXEC;
-		req->nr_ranges = n;
 		for (i = 0; i < n; i++) {
 			uint32_t first = ds_rand(&seed) % DS_PAGES;
 			uint32_t pages = 1 + ds_rand(&seed) % 16;
 
 			if (first + pages > DS_PAGES)
 				pages = DS_PAGES - first;
-			req->dma_ranges[i].offset = DS_OFF + (uint64_t)first * SZ_4K;
-			req->dma_ranges[i].length = (uint64_t)pages * SZ_4K;
+			ranges[2 * i] = DS_OFF + (uint64_t)first * SZ_4K;
+			ranges[2 * i + 1] = (uint64_t)pages * SZ_4K;
 			size += (uint64_t)pages * SZ_4K;
 		}
-		dmabuf = vpa_dev_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET, req,
-				    sizeof(*req) + n * 16);
+		dmabuf = vpa_dmabuf_export(fd, 2, ranges, n, O_RDWR | O_CLOEXEC);
 		if (dmabuf < 0) {
 			fprintf(stderr, "# worker %d: export: %s\n", slot, strerror(-dmabuf));
 			bad++;

@@ -93,34 +93,10 @@ static unsigned int memattr_nr(void)
 	return feature_nr("dma_buf_memattr_feature", VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR);
 }
 
-/*
- * A DMABUF of the @n ranges (offset, length pairs) of @bar whose file has
- * @open_flags; its fd or -errno.
- */
-static int export_flags(int fd, uint32_t bar, const uint64_t *ranges, uint32_t n,
-			uint32_t open_flags)
-{
-	char buf[sizeof(struct vfio_device_feature_dma_buf) + 8 * 16] = { 0 };
-	struct vfio_device_feature_dma_buf *req = (void *)buf;
-	uint32_t i;
-
-	if (n > 8)
-		return -E2BIG;
-	req->region_index = bar;
-	req->open_flags = open_flags;
-	req->nr_ranges = n;
-	for (i = 0; i < n; i++) {
-		req->dma_ranges[i].offset = ranges[2 * i];
-		req->dma_ranges[i].length = ranges[2 * i + 1];
-	}
-	return vpa_dev_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET,
-		       req, sizeof(*req) + n * 16);
-}
-
 /* A DMABUF of the @n ranges (offset, length pairs) of @bar; its fd or -errno. */
 static int export(int fd, uint32_t bar, const uint64_t *ranges, uint32_t n)
 {
-	return export_flags(fd, bar, ranges, n, O_RDWR | O_CLOEXEC);
+	return vpa_dmabuf_export(fd, bar, ranges, n, O_RDWR | O_CLOEXEC);
 }
 
 static int export1(int fd, uint32_t bar, uint64_t off, uint64_t len)
@@ -457,7 +433,7 @@ TEST_F(ivshmem, mmap_offsets_and_bounds)
 	ASSERT_EQ(EINVAL, errno);
 	close(buf);
 	/* A read-only DMABUF maps shared for reading, not for writing. */
-	buf = export_flags(fd, 2, r, 1, O_RDONLY | O_CLOEXEC);
+	buf = vpa_dmabuf_export(fd, 2, r, 1, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, buf);
 	p = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, buf, 0);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("read-only shared mmap: %s", strerror(errno));
@@ -929,21 +905,6 @@ TEST(iommufd_map_file_refused)
 	close(iommufd);
 }
 
-/* The device's eventfd for VFIO_PCI_REQ_IRQ_INDEX, as QEMU sets one; 0 or -errno. */
-static int set_req_eventfd(int fd, int efd)
-{
-	char buf[sizeof(struct vfio_irq_set) + sizeof(int)] __attribute__((aligned(8)));
-	struct vfio_irq_set *irq = (void *)buf;
-
-	irq->argsz = sizeof(buf);
-	irq->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-	irq->index = VFIO_PCI_REQ_IRQ_INDEX;
-	irq->start = 0;
-	irq->count = 1;
-	memcpy(irq->data, &efd, sizeof(int));
-	return ioctl(fd, VFIO_DEVICE_SET_IRQS, irq) ? -errno : 0;
-}
-
 /*
  * Surprise removal with a client storing through a WC DMABUF: sysfs remove
  * asks the primary through the request eventfd, the primary closes the
@@ -967,7 +928,7 @@ TEST_F_TIMEOUT(ivshmem, surprise_removal_with_client_mappings, 180)
 	ASSERT_EQ(0, vpa_dev_link(bdf, "driver", drv, sizeof(drv)));
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, set_req_eventfd(self->d.fd, efd));
+	ASSERT_EQ(0, vpa_set_req_eventfd(self->d.fd, efd));
 	buf = export1(self->d.fd, 2, SCRATCH, SZ_2M);
 	ASSERT_LE(0, buf);
 	ASSERT_EQ(0, set_memattr(self->d.fd, buf, VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR_WC));

@@ -1619,18 +1619,9 @@ static int dev_feature(struct ctx *c, unsigned int nr, uint32_t flags, void *dat
 /* A DMABUF of window A and of a page of window B: its fd or -errno. */
 static int dmabuf_export(struct ctx *c)
 {
-	char buf[sizeof(struct vfio_device_feature_dma_buf) + 2 * 16] = { 0 };
-	struct vfio_device_feature_dma_buf *req = (void *)buf;
+	const uint64_t r[4] = { WIN_A, WIN_SIZE, WIN_B, SZ_4K };
 
-	req->region_index = VFIO_PCI_BAR2_REGION_INDEX;
-	req->open_flags = O_RDWR | O_CLOEXEC;
-	req->nr_ranges = 2;
-	req->dma_ranges[0].offset = WIN_A;
-	req->dma_ranges[0].length = WIN_SIZE;
-	req->dma_ranges[1].offset = WIN_B;
-	req->dma_ranges[1].length = SZ_4K;
-	return dev_feature(c, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET, req,
-			   sizeof(buf));
+	return vpa_dmabuf_export(c->d.fd, VFIO_PCI_BAR2_REGION_INDEX, r, 2, O_RDWR | O_CLOEXEC);
 }
 
 /*

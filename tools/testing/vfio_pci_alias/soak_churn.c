@@ -678,19 +678,11 @@ static void stop_children(void)
 
 static int register_request(void)
 {
-	char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
-	struct vfio_irq_set *set = (void *)buf;
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	if (efd < 0)
 		return -1;
-	set->argsz = sizeof(buf);
-	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-	set->index = VFIO_PCI_REQ_IRQ_INDEX;
-	set->start = 0;
-	set->count = 1;
-	memcpy(set->data, &efd, sizeof(efd));
-	if (ioctl(dev.fd, VFIO_DEVICE_SET_IRQS, set)) {
+	if (vpa_set_req_eventfd(dev.fd, efd)) {
 		close(efd);
 		return -1;
 	}

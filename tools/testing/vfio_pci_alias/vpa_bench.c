@@ -329,22 +329,12 @@ static int do_dmabuf_fault_64m(struct pair *p)
 	return fault_aligned(p->ivshmem_dmabuf, 0, p->bar2_size);
 }
 
-/* A DMABUF of [0, @len) of BAR @bar of @fd (VFIO_DEVICE_FEATURE_DMA_BUF); fd or -1. */
+/* A DMABUF of [0, @len) of BAR @bar of @fd: its fd or -errno. */
 static int export(int fd, uint32_t bar, uint64_t len)
 {
-	char buf[sizeof(struct vfio_device_feature) + sizeof(struct vfio_device_feature_dma_buf) +
-		 sizeof(struct vfio_region_dma_range)] __attribute__((aligned(8))) = { 0 };
-	struct vfio_device_feature *f = (void *)buf;
-	struct vfio_device_feature_dma_buf *req = (void *)f->data;
+	const uint64_t r[2] = { 0, len };
 
-	f->argsz = sizeof(buf);
-	f->flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
-	req->region_index = bar;
-	req->open_flags = O_RDWR | O_CLOEXEC;
-	req->nr_ranges = 1;
-	req->dma_ranges[0].offset = 0;
-	req->dma_ranges[0].length = len;
-	return ioctl(fd, VFIO_DEVICE_FEATURE, f);
+	return vpa_dmabuf_export(fd, bar, r, 1, O_RDWR | O_CLOEXEC);
 }
 
 /* The DMABUFs of the pairs bound to vfio-pci-alias; 0 or -1. */
@@ -359,13 +349,13 @@ static int prepare_dmabufs(struct bench *b)
 			continue;
 		p->edu_dmabuf = export(p->edu.fd, VFIO_PCI_BAR0_REGION_INDEX, PAGE);
 		if (p->edu_dmabuf < 0) {
-			FAIL("DMABUF of edu's BAR0 on %s: %s", p->driver, strerror(errno));
+			FAIL("DMABUF of edu's BAR0 on %s: %s", p->driver, strerror(-p->edu_dmabuf));
 			return -1;
 		}
 		p->ivshmem_dmabuf = export(p->ivshmem.fd, VFIO_PCI_BAR2_REGION_INDEX,
 					   p->bar2_size);
 		if (p->ivshmem_dmabuf < 0) {
-			FAIL("DMABUF of ivshmem's BAR2 on %s: %s", p->driver, strerror(errno));
+			FAIL("DMABUF of ivshmem's BAR2 on %s: %s", p->driver, strerror(-p->ivshmem_dmabuf));
 			return -1;
 		}
 	}

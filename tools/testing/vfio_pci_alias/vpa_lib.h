@@ -461,6 +461,47 @@ static inline int vpa_dev_feature(int fd, unsigned int nr, uint32_t flags, void 
 	return ret;
 }
 
+/*
+ * A DMABUF of the @n ranges (offset, length pairs in @ranges, at most 8) of
+ * BAR @bar of the device @fd (VFIO_DEVICE_FEATURE_DMA_BUF), its file opened
+ * with @open_flags: its fd or -errno.
+ */
+static inline int vpa_dmabuf_export(int fd, uint32_t bar, const uint64_t *ranges, uint32_t n,
+				    uint32_t open_flags)
+{
+	char buf[sizeof(struct vfio_device_feature_dma_buf) +
+		 8 * sizeof(struct vfio_region_dma_range)] __attribute__((aligned(8))) = { 0 };
+	struct vfio_device_feature_dma_buf *req = (void *)buf;
+	uint32_t i;
+
+	if (n > 8)
+		return -E2BIG;
+	req->region_index = bar;
+	req->open_flags = open_flags;
+	req->nr_ranges = n;
+	for (i = 0; i < n; i++) {
+		req->dma_ranges[i].offset = ranges[2 * i];
+		req->dma_ranges[i].length = ranges[2 * i + 1];
+	}
+	return vpa_dev_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET, req,
+			       sizeof(*req) + n * sizeof(struct vfio_region_dma_range));
+}
+
+/* Gives the device @fd the eventfd @efd for its device requests; 0 or -errno. */
+static inline int vpa_set_req_eventfd(int fd, int efd)
+{
+	char buf[sizeof(struct vfio_irq_set) + sizeof(int)] __attribute__((aligned(8)));
+	struct vfio_irq_set *irq = (void *)buf;
+
+	irq->argsz = sizeof(buf);
+	irq->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	irq->index = VFIO_PCI_REQ_IRQ_INDEX;
+	irq->start = 0;
+	irq->count = 1;
+	memcpy(irq->data, &efd, sizeof(int));
+	return ioctl(fd, VFIO_DEVICE_SET_IRQS, irq) ? -errno : 0;
+}
+
 /* Turns memory decoding of the device @fd on or off (PCI_COMMAND). */
 static inline int vpa_set_memory(int fd, int on)
 {
