@@ -121,7 +121,9 @@ qemu_args() {
 		-device edu,addr=04.0
 		-netdev user,id=n0 -device igb,netdev=n0,addr=05.0
 		-object "memory-backend-file,id=shm0,share=on,mem-path=$SHM,size=64M"
-		-device ivshmem-plain,memdev=shm0,addr=06.0)
+		-device ivshmem-plain,memdev=shm0,addr=06.0
+		-device pcie-root-port,id=rp0,chassis=1,addr=09.0
+		-device pci-testdev,bus=rp0,addr=00.0)
 	[ "$TWINS" = 0 ] || QEMU_ARGS+=(-device edu,addr=07.0
 		-object "memory-backend-file,id=shm1,share=on,mem-path=$SHM.twin,size=64M"
 		-device ivshmem-plain,memdev=shm1,addr=08.0)

@@ -16,6 +16,9 @@ EDU_BDF=0000:00:04.0
 IGB_BDF=0000:00:05.0
 IVSHMEM_BDF=0000:00:06.0
 TEST_BDFS="$EDU_BDF $IGB_BDF $IVSHMEM_BDF"
+# A pci-testdev behind a root port of its own: the one device whose bus
+# can be reset (VFIO_DEVICE_PCI_HOT_RESET); the firmware numbers that bus 1.
+RESET_BDF=0000:01:00.0
 
 PCI=/sys/bus/pci
 

@@ -6,7 +6,8 @@
 # where devices have a vfio cdev) the sample samples/vfio_pci_alias/
 # dmabuf_delegate on ivshmem's BAR 2, WC: the client writes through the
 # DMABUF and gets SIGBUS after the primary's revoke. Sub-result
-# dmabuf/delegate-sample.
+# dmabuf/delegate-sample. The pci-testdev behind its own root port
+# ($RESET_BDF) is bound too, for the hot reset test (VPA_RESET_BDF).
 
 . /vpa/lib.sh
 
@@ -21,9 +22,21 @@ sample() {
 	release_all_alias
 }
 
+# The device for the hot reset test, bound to vfio-pci-alias; its name, or
+# nothing (the test then skips) if this guest has none.
+reset_dev() {
+	[ -e "$PCI/devices/$RESET_BDF" ] || { info "no $RESET_BDF: no hot reset test" >&2; return 0; }
+	{ load_vfio_stack "$VPA_MODE" && load_alias &&
+		bind_to "$RESET_BDF" "$ALIAS_DRIVER"; } >&2 || return 1
+	echo "$RESET_BDF"
+}
+
 main() {
-	local rc=0
-	/vpa/run-harness.sh dmabuf_test || rc=1
+	local rc=0 reset
+	reset=$(reset_dev) || { fail "bind $RESET_BDF"; rc=1; }
+	# run-harness.sh unloads the module at the end, which unbinds it.
+	VPA_RESET_BDF=$reset /vpa/run-harness.sh dmabuf_test || rc=1
+	[ -z "$reset" ] || release "$reset" || rc=1
 	if [ "$VPA_MODE" = iommu ]; then
 		if sample; then
 			report ok dmabuf/delegate-sample

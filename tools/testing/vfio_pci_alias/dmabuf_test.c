@@ -854,6 +854,86 @@ TEST(reset_zaps_and_faults_back)
 	vpa_close(&d);
 }
 
+/*
+ * A hot reset of the device set (VFIO_DEVICE_PCI_HOT_RESET) zaps DMABUF
+ * mappings as it zaps BAR mappings, and they fault back. The devices of
+ * QEMU's root bus cannot be bus-reset: tools/qemu.sh puts a pci-testdev
+ * behind a root port of its own, and tests/dmabuf-test.sh names it in
+ * VPA_RESET_BDF.
+ */
+TEST(hot_reset_zaps_and_faults_back)
+{
+	char ibuf[sizeof(struct vfio_pci_hot_reset_info) +
+		  8 * sizeof(struct vfio_pci_dependent_device)] __attribute__((aligned(8)));
+	char rbuf[sizeof(struct vfio_pci_hot_reset) + sizeof(int)] __attribute__((aligned(8)));
+	struct vfio_pci_hot_reset_info *info = (void *)ibuf;
+	struct vfio_pci_hot_reset *reset = (void *)rbuf;
+	const char *bdf = getenv("VPA_RESET_BDF");
+	struct vfio_region_info *ri;
+	volatile uint32_t *p, *q;
+	char region[512];
+	long before, after;
+	struct vpa_dev d;
+	int buf, bar = -1, i;
+
+	if (!bdf || !*bdf)
+		SKIP(return, "no device behind a resettable bus (VPA_RESET_BDF)");
+	ASSERT_EQ(0, vpa_open(bdf, &d));
+	/* The first BAR a page can be mapped from. */
+	for (i = VFIO_PCI_BAR0_REGION_INDEX; i <= VFIO_PCI_BAR5_REGION_INDEX && bar < 0; i++) {
+		ASSERT_EQ(0, vpa_region_info(d.fd, i, region, sizeof(region)));
+		ri = (void *)region;
+		if ((ri->flags & VFIO_REGION_INFO_FLAG_MMAP) && ri->size >= SZ_4K)
+			bar = i;
+	}
+	ASSERT_LE(0, bar) TH_LOG("%s has no mappable BAR of a page", bdf);
+	memset(ibuf, 0, sizeof(ibuf));
+	info->argsz = sizeof(ibuf);
+	ASSERT_EQ(0, ioctl(d.fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info))
+		TH_LOG("GET_PCI_HOT_RESET_INFO: %s", strerror(errno));
+	ASSERT_EQ(1, info->count) TH_LOG("%u devices share the reset", info->count);
+
+	buf = export1(d.fd, bar, 0, SZ_4K);
+	ASSERT_LE(0, buf);
+	p = map(buf, SZ_4K, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	q = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, d.fd, (uint64_t)bar << 40);
+	ASSERT_NE(MAP_FAILED, q);
+	(void)*AT(p, 0);
+	(void)*AT(q, 0);
+	before = vpa_minflt();
+	(void)*AT(p, 0);
+	after = vpa_minflt();
+	ASSERT_EQ(0, after - before);
+
+	reset->argsz = sizeof(rbuf);
+	reset->flags = 0;
+	reset->count = 1;
+	reset->group_fds[0] = d.group;
+	ASSERT_EQ(0, ioctl(d.fd, VFIO_DEVICE_PCI_HOT_RESET, reset))
+		TH_LOG("PCI_HOT_RESET: %s", strerror(errno));
+	/* Both mappings lost their PTEs: each faults again. */
+	before = vpa_minflt();
+	(void)*AT(p, 0);
+	after = vpa_minflt();
+	ASSERT_LT(0, after - before) TH_LOG("DMABUF: %ld faults after the hot reset",
+					    after - before);
+	before = vpa_minflt();
+	(void)*AT(q, 0);
+	after = vpa_minflt();
+	ASSERT_LT(0, after - before) TH_LOG("BAR: %ld faults after the hot reset",
+					    after - before);
+	/* A revoked DMABUF's mapping stays gone across the next one. */
+	ASSERT_EQ(0, dmabuf_revoke(d.fd, buf));
+	ASSERT_EQ(0, ioctl(d.fd, VFIO_DEVICE_PCI_HOT_RESET, reset));
+	ASSERT_TRUE(sigbus(AT(p, 0)));
+	ASSERT_FALSE(sigbus(AT(q, 0)));
+	munmap((void *)q, SZ_4K);
+	munmap((void *)p, SZ_4K);
+	close(buf);
+	vpa_close(&d);
+}
+
 TEST_F(ivshmem, huge_faults)
 {
 	uint64_t r[4] = { WC_OFF, SZ_2M, SCRATCH, SZ_4K };
