@@ -244,12 +244,23 @@ static int edu_alias = -1;
 static uint32_t edu_id;
 static atomic_long edu_reads, edu_maps, edu_busy, edu_uc_maps, edu_uc_busy, edu_uc_checked;
 /*
- * Set by a WC mapper after a run of EBUSY, cleared by its next switch: the
- * others then pause between accesses, so that a switch finds the BAR idle
- * however slow this kernel is (KASAN) and the race still runs every time.
+ * Set by a WC mapper when no switch succeeded for EDU_STARVED_MS, cleared by
+ * the next switch: the readers then pause after each read, and the uncached
+ * mapper skips its slow page-table check (its mapping refuses every switch
+ * meanwhile) and pauses too, so that a switch finds the BAR idle however
+ * slow this kernel is (KASAN) and the race still runs every time.
  */
 static atomic_int edu_make_way;
-#define EDU_BUSY_RUN	256
+static atomic_llong edu_last_switch;	/* ms, CLOCK_MONOTONIC */
+#define EDU_STARVED_MS	200
+
+static long long edu_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
 
 /* pread of the id register through region @index of edu's fd. */
 static int edu_read_id(uint32_t index, uint32_t *v)
@@ -261,7 +272,7 @@ static void *id_reader(void *arg)
 {
 	/* Half the readers go through the alias: the same BAR, the same gate. */
 	uint32_t index = (uintptr_t)arg ? edu_alias : 0;
-	struct timespec pause = { 0, 50 * 1000 };
+	struct timespec pause = { 0, 50 * 1000 }, way = { 0, 1000 * 1000 };
 	unsigned long n = 0;
 	uint32_t v;
 	int ret;
@@ -274,7 +285,9 @@ static void *id_reader(void *arg)
 			FAILF("pread region %u: id %#x, not %#x\n", index, v, edu_id);
 		edu_reads++;
 		/* Now and then out of the way, so that switches get their turn. */
-		if (++n % 64 == 0 || edu_make_way)
+		if (edu_make_way)
+			nanosleep(&way, NULL);
+		else if (++n % 64 == 0)
 			nanosleep(&pause, NULL);
 	}
 	return NULL;
@@ -283,7 +296,6 @@ static void *id_reader(void *arg)
 static void *wc_mapper(void *arg)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	int run = 0;
 
 	while (!stop) {
 		volatile uint32_t *p = mmap(NULL, page, PROT_READ, MAP_SHARED, edu.fd,
@@ -293,14 +305,14 @@ static void *wc_mapper(void *arg)
 			/* A read in flight: the switch is refused, not waited for. */
 			if (errno == EBUSY) {
 				edu_busy++;
-				if (++run == EDU_BUSY_RUN)
+				if (edu_now_ms() - edu_last_switch > EDU_STARVED_MS)
 					edu_make_way = 1;
 			} else {
 				FAILF("mmap alias %d: %d\n", edu_alias, errno);
 			}
 			continue;
 		}
-		run = 0;
+		edu_last_switch = edu_now_ms();
 		edu_make_way = 0;
 		if (p[0] != edu_id)
 			FAILF("id through the WC alias: %#x, not %#x\n", p[0], edu_id);
@@ -314,7 +326,7 @@ static void *wc_mapper(void *arg)
 static void *uc_mapper(void *arg)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	struct timespec pause = { 0, 100 * 1000 };
+	struct timespec pause = { 0, 100 * 1000 }, way = { 0, 1000 * 1000 };
 
 	while (!stop) {
 		volatile uint32_t *p = mmap(NULL, page, PROT_READ, MAP_SHARED, edu.fd,
@@ -333,7 +345,7 @@ static void *uc_mapper(void *arg)
 		if (p[0] != edu_id)
 			FAILF("id through BAR0: %#x, not %#x\n", p[0], edu_id);
 		/* The page-table dump is slow: every 4th mapping. */
-		if (++edu_uc_maps % 4 == 1) {
+		if (++edu_uc_maps % 4 == 1 && !edu_make_way) {
 			bits = pte_cache_bits((void *)p, NULL);
 			if (bits != PTE_UCM && bits != -2)
 				FAILF("BAR0 mapping has cache bits %d, not UC-\n", bits);
@@ -341,7 +353,7 @@ static void *uc_mapper(void *arg)
 		}
 		munmap((void *)p, page);
 		if (edu_make_way)
-			nanosleep(&pause, NULL);
+			nanosleep(&way, NULL);
 	}
 	return NULL;
 }
@@ -357,6 +369,7 @@ TEST(reads_while_switching_wc)
 
 	stop = 0;
 	edu_make_way = 0;
+	edu_last_switch = edu_now_ms();
 	errors = 0;
 	VPA_NEED(VPA_EDU);
 	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_EDU), &edu));
