@@ -244,23 +244,17 @@ static int edu_alias = -1;
 static uint32_t edu_id;
 static atomic_long edu_reads, edu_maps, edu_busy, edu_uc_maps, edu_uc_busy, edu_uc_checked;
 /*
- * Set by a WC mapper when no switch succeeded for EDU_STARVED_MS, cleared by
+ * Set by a WC mapper when no switch succeeded for EDU_STARVED_NS, cleared by
  * the next switch: the readers then pause after each read, and the uncached
  * mapper skips its slow page-table check (its mapping refuses every switch
  * meanwhile) and pauses too, so that a switch finds the BAR idle however
  * slow this kernel is (KASAN) and the race still runs every time.
  */
 static atomic_int edu_make_way;
-static atomic_llong edu_last_switch;	/* ms, CLOCK_MONOTONIC */
-#define EDU_STARVED_MS	200
-
-static long long edu_now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
-}
+static _Atomic uint64_t edu_last_switch;	/* vpa_now_ns() */
+#define EDU_STARVED_NS	(200 * 1000000ULL)
+/* How long the others pause while edu_make_way is set. */
+static const struct timespec edu_way = { 0, 1000 * 1000 };
 
 /* pread of the id register through region @index of edu's fd. */
 static int edu_read_id(uint32_t index, uint32_t *v)
@@ -272,7 +266,7 @@ static void *id_reader(void *arg)
 {
 	/* Half the readers go through the alias: the same BAR, the same gate. */
 	uint32_t index = (uintptr_t)arg ? edu_alias : 0;
-	struct timespec pause = { 0, 50 * 1000 }, way = { 0, 1000 * 1000 };
+	struct timespec pause = { 0, 50 * 1000 };
 	unsigned long n = 0;
 	uint32_t v;
 	int ret;
@@ -286,7 +280,7 @@ static void *id_reader(void *arg)
 		edu_reads++;
 		/* Now and then out of the way, so that switches get their turn. */
 		if (edu_make_way)
-			nanosleep(&way, NULL);
+			nanosleep(&edu_way, NULL);
 		else if (++n % 64 == 0)
 			nanosleep(&pause, NULL);
 	}
@@ -305,14 +299,14 @@ static void *wc_mapper(void *arg)
 			/* A read in flight: the switch is refused, not waited for. */
 			if (errno == EBUSY) {
 				edu_busy++;
-				if (edu_now_ms() - edu_last_switch > EDU_STARVED_MS)
+				if (vpa_now_ns() - edu_last_switch > EDU_STARVED_NS)
 					edu_make_way = 1;
 			} else {
 				FAILF("mmap alias %d: %d\n", edu_alias, errno);
 			}
 			continue;
 		}
-		edu_last_switch = edu_now_ms();
+		edu_last_switch = vpa_now_ns();
 		edu_make_way = 0;
 		if (p[0] != edu_id)
 			FAILF("id through the WC alias: %#x, not %#x\n", p[0], edu_id);
@@ -326,7 +320,7 @@ static void *wc_mapper(void *arg)
 static void *uc_mapper(void *arg)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	struct timespec pause = { 0, 100 * 1000 }, way = { 0, 1000 * 1000 };
+	struct timespec pause = { 0, 100 * 1000 };
 
 	while (!stop) {
 		volatile uint32_t *p = mmap(NULL, page, PROT_READ, MAP_SHARED, edu.fd,
@@ -353,7 +347,7 @@ static void *uc_mapper(void *arg)
 		}
 		munmap((void *)p, page);
 		if (edu_make_way)
-			nanosleep(&way, NULL);
+			nanosleep(&edu_way, NULL);
 	}
 	return NULL;
 }
@@ -369,7 +363,7 @@ TEST(reads_while_switching_wc)
 
 	stop = 0;
 	edu_make_way = 0;
-	edu_last_switch = edu_now_ms();
+	edu_last_switch = vpa_now_ns();
 	errors = 0;
 	VPA_NEED(VPA_EDU);
 	ASSERT_EQ(0, vpa_open(vpa_bdf(VPA_EDU), &edu));

@@ -472,14 +472,6 @@ static void two_cpus(int *c0, int *c1)
 	*c0 = -1;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 #define RACE_MIN_ROUNDS	3000
 #define RACE_MAX_ROUNDS	30000
 #define RACE_MAX_SECS	60
@@ -508,18 +500,18 @@ TEST_F_TIMEOUT(ioe, request_flipped_race, 300)
 		.b = BAR2 + IOE_OFF,
 	};
 	int i, ok = 0, einval = 0, ebusy = 0, other = 0, other_errno = 0, me;
-	double until;
+	uint64_t until;
 	pthread_t t;
 
 	ioe_prepare(_metadata, self, variant);
 	two_cpus(&me, &f.cpu);
 	ASSERT_EQ(0, pin(me));
 	ASSERT_EQ(0, pthread_create(&t, NULL, flip_thread, &f));
-	until = now() + RACE_MAX_SECS;
+	until = vpa_now_ns() + RACE_MAX_SECS * 1000000000ULL;
 	for (i = 0; i < RACE_MAX_ROUNDS; i++) {
 		if (i >= RACE_MIN_ROUNDS && einval && ebusy)
 			break;
-		if (now() > until)
+		if (vpa_now_ns() > until)
 			break;
 		datas[i] = IOE_DATA + 1 + i;
 		req.data = datas[i];

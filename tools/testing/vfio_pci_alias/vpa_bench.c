@@ -106,14 +106,6 @@ static int failed;
 	failed = 1;						\
 } while (0)
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static long minflt(void)
 {
 	struct rusage ru;
@@ -173,14 +165,14 @@ static int timed(struct pair *p, const char *op, op_fn fn, long iters, long warm
 		}
 	}
 	f0 = minflt();
-	t0 = now_ns();
+	t0 = vpa_now_ns();
 	for (i = 0; i < iters; i++) {
 		if (fn(p)) {
 			FAIL("%s on %s (call %ld): %s", op, p->driver, i, strerror(errno));
 			return -1;
 		}
 	}
-	t1 = now_ns();
+	t1 = vpa_now_ns();
 	*ns = (double)(t1 - t0) / iters;
 	if (faults)
 		*faults = (double)(minflt() - f0) / iters;
@@ -488,10 +480,10 @@ static double pread_threads(struct pair *p, long calls)
 		}
 	}
 	pthread_barrier_wait(&start);
-	t0 = now_ns();
+	t0 = vpa_now_ns();
 	for (i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
-	t1 = now_ns();
+	t1 = vpa_now_ns();
 	pthread_barrier_destroy(&start);
 	if (errors) {
 		FAIL("pread-4t on %s: %d preads failed", p->driver, (int)errors);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/pci_regs.h>
@@ -526,6 +527,15 @@ static inline int vpa_ioeventfd(int fd, uint64_t off, uint32_t data, int efd)
 	};
 
 	return ioctl(fd, VFIO_DEVICE_IOEVENTFD, &req) ? -errno : 0;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t vpa_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* This process's minor fault count (field 10 of /proc/self/stat), or -1. */
