@@ -23,6 +23,7 @@ mod debugfs;
 pub(crate) mod denylist;
 mod dmabuf;
 mod dmabuf_map;
+mod importers;
 mod mmap;
 pub(crate) mod policy;
 mod regions;
@@ -69,6 +70,9 @@ pub(crate) struct AliasDevice {
     /// close.
     #[pin]
     dmabufs: Mutex<KVec<dmabuf::Listed>>,
+    /// When the DMABUFs' P2P importers may map.
+    #[pin]
+    importers: importers::Gate,
 }
 
 /// A vfio device of this driver.
@@ -109,6 +113,9 @@ impl AliasDevice {
         }
         let offset = *pos as u64;
         let (bar, at, count) = match regions::classify(dev, vfio::offset_to_index(offset)) {
+            Region::Core if write && importers::write_may_take_memory(dev, offset, count) => {
+                return importers::pause_around(dev, || dev.core().rw(buf, count, pos, write));
+            }
             Region::Core => return dev.core().rw(buf, count, pos, write),
             Region::Bar(bar) => (bar, offset, count),
             Region::Alias(i) => {
@@ -155,6 +162,7 @@ impl vfio::Driver for AliasDevice {
             msix,
             bars <- Bars::new(core, policy),
             dmabufs <- new_mutex!(KVec::new()),
+            importers <- importers::Gate::new(),
         })
     }
 
@@ -168,6 +176,14 @@ impl vfio::Driver for AliasDevice {
 
     fn unbinding(dev: &Device) {
         Self::hide(dev);
+    }
+
+    fn reset_prepare(dev: &Device) {
+        importers::reset_prepare(dev);
+    }
+
+    fn reset_done(dev: &Device) {
+        importers::reset_done(dev);
     }
 
     fn open_device(dev: &Device) -> Result {
@@ -204,6 +220,14 @@ impl vfio::Driver for AliasDevice {
                 dev.core().device_info(arg, regions, dev.info_caps)
             }
             uapi::VFIO_DEVICE_IOEVENTFD => Self::ioeventfd(dev, arg),
+            // The reset itself pauses and resumes the importers
+            // (`reset_done`); the memory may also be back without one (the
+            // function was in D3hot).
+            uapi::VFIO_DEVICE_RESET => {
+                let r = dev.core().ioctl(cmd, arg);
+                importers::settle(dev);
+                r
+            }
             _ => dev.core().ioctl(cmd, arg),
         }
     }
@@ -233,6 +257,15 @@ impl vfio::Driver for AliasDevice {
             }
             uapi::VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR => {
                 dmabuf::memattr_feature(dev, flags, arg, argsz)?
+            }
+            uapi::VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY
+            | uapi::VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP => {
+                importers::pause_around(dev, || dev.core().device_feature(flags, arg, argsz))?
+            }
+            uapi::VFIO_DEVICE_FEATURE_LOW_POWER_EXIT => {
+                let r = dev.core().device_feature(flags, arg, argsz);
+                importers::settle(dev);
+                r?
             }
             _ => dev.core().device_feature(flags, arg, argsz)?,
         }

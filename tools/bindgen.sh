@@ -54,7 +54,7 @@ cd "$objtree"
 "$bindgen" "$header" "${params[@]}" "${blocklist[@]}" \
 	--rust-target 1.85 --use-core --with-derive-default --ctypes-prefix ffi \
 	--no-layout-tests --no-debug '.*' --enable-function-attribute-detection \
-	--allowlist-type 'vfio_.*' --allowlist-function '_?vfio_.*|vpa_.*|dma_buf_.*|dma_resv_.*' \
+	--allowlist-type 'vfio_.*' --allowlist-function '_{0,2}vfio_.*|vpa_.*|dma_buf_.*|dma_resv_.*' \
 	--allowlist-item 'VFIO_.*|VPA_.*' --allowlist-var 'vfio_.*' \
 	--allowlist-item 'pci_error_handlers' \
 	-o "$output.tmp" -- "${keep[@]}" \

@@ -16,7 +16,7 @@
 //! ever held alone, and no DMABUF reference is dropped under it (a drop may
 //! release the DMABUF, whose release takes it).
 
-use super::{dmabuf_map, windows::DmaBufWindow, AliasDevice, Device};
+use super::{dmabuf_map, importers, windows::DmaBufWindow, AliasDevice, Device};
 use crate::staging::{
     dma_buf::{dma_buf_ops, DmaBufMmap, DmaBufRef, Exported, Exporter},
     uapi::{self, DmaBufRequest, DmaRange, MemattrRequest, RevokeRequest},
@@ -256,13 +256,8 @@ pub(super) fn export(dev: &Device, flags: u32, arg: UserPtr, argsz: usize) -> Re
     )?;
     vfio::Device::share_mapping(&new);
     dev.bars.note_dmabuf(size);
-    let listed = dev
-        .dmabufs
-        .lock()
-        .push(new.buf().clone(), GFP_KERNEL)
-        .map_err(|_| ENOMEM);
     // On an error the DMABUF is released, unlocked.
-    listed?;
+    importers::add(dev, new.buf())?;
     dev_dbg!(
         core.device(),
         "DMABUF of BAR {} ({} ranges, {:#x} bytes)\n",

@@ -9,7 +9,9 @@
 //!
 //! An [`Exported<T>`] is the `priv` of one `struct dma_buf`: it holds the
 //! physical ranges and their P2P provider (what importers map), the state of
-//! the importers, and the exporter's data `T`. It is reference counted: the
+//! the importers, and the exporter's data `T`. Importers can be stopped for
+//! a while (the memory is not there during a reset, with decoding off or in
+//! low power) or for good (a revoke), as vfio-pci's own exporter does. It is reference counted: the
 //! DMABUF holds one reference until its release, and the exporter may keep
 //! others (a list of what it exported). The DMABUF holds the module (its
 //! `owner`), so the operations table outlives it.
@@ -26,11 +28,11 @@ use kernel::{
     error::{from_result, to_result},
     ffi::c_int,
     mm::virt::{flags, VmaNew},
-    new_spinlock,
+    new_condvar, new_spinlock,
     prelude::*,
     sync::{
-        atomic::{Acquire, Atomic, Relaxed, Release},
-        Arc, Completion, SpinLock,
+        atomic::{Atomic, Relaxed},
+        Arc, CondVar, SpinLock,
     },
 };
 
@@ -156,11 +158,17 @@ pub(crate) struct Exported<T: Exporter> {
     /// Importers may map the ranges: cleared for good by
     /// [`Exported::revoke_importers`]. Written with the reservation lock held.
     mappable: Atomic<bool>,
+    /// Importers may not map the ranges for now: set by
+    /// [`Exported::pause_importers`], cleared by
+    /// [`Exported::resume_importers`]. Written with the reservation lock
+    /// held, by one caller at a time (the exporter serialises them).
+    paused: Atomic<bool>,
     /// Scatter lists of importers that are mapped now.
-    maps: Atomic<usize>,
-    /// Completed once no importer is mapped after a revoke.
     #[pin]
-    unmapped: Completion,
+    maps: SpinLock<usize>,
+    /// Notified when `maps` drops to 0.
+    #[pin]
+    unmapped: CondVar,
     #[pin]
     data: T,
 }
@@ -186,7 +194,9 @@ pub(crate) struct NewDmaBuf<T: Exporter> {
 impl<T: Exporter> Exported<T> {
     /// Exports a DMABUF of `phys` with the exporter data `data`: `open_flags`
     /// are the file's (`O_CLOEXEC`, `O_ACCMODE`), as for
-    /// `VFIO_DEVICE_FEATURE_DMA_BUF`.
+    /// `VFIO_DEVICE_FEATURE_DMA_BUF`. Its importers start paused: the
+    /// exporter resumes them ([`Self::resume_importers`]) once it knows the
+    /// memory is there.
     pub(crate) fn export(
         phys: PhysRanges,
         open_flags: u32,
@@ -198,8 +208,9 @@ impl<T: Exporter> Exported<T> {
                 dmabuf <- new_spinlock!(0),
                 phys,
                 mappable: Atomic::new(true),
-                maps: Atomic::new(0),
-                unmapped <- Completion::new(),
+                paused: Atomic::new(true),
+                maps <- new_spinlock!(0),
+                unmapped <- new_condvar!(),
                 data <- data,
             }),
             GFP_KERNEL,
@@ -298,6 +309,26 @@ impl<T: Exporter> Exported<T> {
     /// and waited for (its unmap), and no importer can attach or map again.
     /// May sleep. Returns at once if the DMABUF is being released.
     pub(crate) fn revoke_importers(&self) {
+        self.stop_importers(&self.mappable, false);
+    }
+
+    /// Pauses the importers, as [`Self::revoke_importers`] does, until
+    /// [`Self::resume_importers`]. Nothing is done for importers paused or
+    /// revoked already. May sleep.
+    pub(crate) fn pause_importers(&self) {
+        if self.paused.load(Relaxed) || !self.mappable.load(Relaxed) {
+            return;
+        }
+        self.stop_importers(&self.paused, true);
+    }
+
+    /// Lets paused importers attach and map again, and tells those attached
+    /// (their `invalidate_mappings`) that they may map. Nothing is done if
+    /// they are not paused, or if the DMABUF is being released.
+    pub(crate) fn resume_importers(&self) {
+        if !self.paused.load(Relaxed) {
+            return;
+        }
         let Some(held) = self.active() else {
             return;
         };
@@ -307,7 +338,29 @@ impl<T: Exporter> Exported<T> {
         unsafe {
             let resv = (*dmabuf).resv;
             bindings::vpa_dma_resv_lock(resv);
-            self.mappable.store(false, Relaxed);
+            self.paused.store(false, Relaxed);
+            if self.mappable.load(Relaxed) {
+                bindings::dma_buf_invalidate_mappings(dmabuf);
+            }
+            bindings::vpa_dma_resv_unlock(resv);
+        }
+    }
+
+    /// Stores `to` in `state` (`mappable` or `paused`) with the reservation
+    /// lock held, then invalidates every importer mapping and waits for the
+    /// importers' fences and unmaps, as core's `vfio_pci_dma_buf_move()`
+    /// does.
+    fn stop_importers(&self, state: &Atomic<bool>, to: bool) {
+        let Some(held) = self.active() else {
+            return;
+        };
+        let dmabuf = held.dmabuf.as_ptr();
+        // SAFETY: `dmabuf` is valid (`held` is a reference on it); its
+        // reservation object is initialised; we hold no other resv lock.
+        unsafe {
+            let resv = (*dmabuf).resv;
+            bindings::vpa_dma_resv_lock(resv);
+            state.store(to, Relaxed);
             bindings::dma_buf_invalidate_mappings(dmabuf);
             bindings::dma_resv_wait_timeout(
                 resv,
@@ -318,11 +371,17 @@ impl<T: Exporter> Exported<T> {
             );
             bindings::vpa_dma_resv_unlock(resv);
         }
-        // Importers unmap with the lock held, after seeing `mappable`
-        // cleared: the last one completes.
-        if self.maps.load(Acquire) > 0 {
-            self.unmapped.wait_for_completion();
+        // Importers unmap with the reservation lock held, and cannot map
+        // again after seeing `state`: the count only falls from here.
+        let mut maps = self.maps.lock();
+        while *maps > 0 {
+            self.unmapped.wait(&mut maps);
         }
+    }
+
+    /// Whether importers may attach and map now.
+    fn importers_allowed(&self) -> bool {
+        self.mappable.load(Relaxed) && !self.paused.load(Relaxed)
     }
 
     /// # Safety
@@ -348,7 +407,8 @@ impl<T: Exporter> Exported<T> {
         if !p2p {
             return EOPNOTSUPP.to_errno();
         }
-        if !this.mappable.load(Relaxed) {
+        // As core's: not while the memory is gone, nor after a revoke.
+        if !this.importers_allowed() {
             return ENODEV.to_errno();
         }
         // SAFETY: `att` is valid.
@@ -367,7 +427,7 @@ impl<T: Exporter> Exported<T> {
     ) -> *mut bindings::sg_table {
         // SAFETY: `att` is an attachment of a DMABUF of ours.
         let this = unsafe { Self::from_dmabuf((*att).dmabuf) };
-        if !this.mappable.load(Relaxed) {
+        if !this.importers_allowed() {
             return ENODEV.to_ptr();
         }
         let phys = &this.phys;
@@ -384,7 +444,7 @@ impl<T: Exporter> Exported<T> {
             )
         };
         if kernel::error::from_err_ptr(sgt).is_ok() {
-            this.maps.fetch_add(1, Relaxed);
+            *this.maps.lock() += 1;
         }
         sgt
     }
@@ -402,8 +462,10 @@ impl<T: Exporter> Exported<T> {
         let this = unsafe { Self::from_dmabuf((*att).dmabuf) };
         // SAFETY: `sgt` was made by `dma_buf_phys_vec_to_sgt` for `att`.
         unsafe { bindings::dma_buf_free_sgt(att, sgt, dir) };
-        if this.maps.fetch_sub(1, Release) == 1 && !this.mappable.load(Relaxed) {
-            this.unmapped.complete_all();
+        let mut maps = this.maps.lock();
+        *maps -= 1;
+        if *maps == 0 {
+            this.unmapped.notify_all();
         }
     }
 

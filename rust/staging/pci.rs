@@ -7,6 +7,9 @@
 
 pub(crate) mod driver;
 
+/// Config-space offset of the command register (`PCI_COMMAND`).
+pub(crate) const PCI_COMMAND: u64 = crate::staging::bindings::PCI_COMMAND as u64;
+
 /// PCI IDs of `include/linux/pci_ids.h` the kernel crate has no names for.
 pub(crate) mod ids {
     use crate::staging::bindings;

@@ -5,7 +5,8 @@
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 //!
 //! The kernel crate's `pci::Driver` cannot express what vfio needs
-//! (`driver_managed_dma`, vfio_pci_core's error handlers, `sriov_configure`,
+//! (`driver_managed_dma`, vfio_pci_core's error handlers and the reset
+//! callbacks next to them, `sriov_configure`,
 //! an ID table that only matches through `driver_override`, the core device
 //! as driver data), so the `pci_driver` is filled in here and its callbacks
 //! go to [`vfio::Registration`]. The registration also owns what the driver
@@ -48,6 +49,17 @@ unsafe impl<T: vfio::Driver> Send for Registration<T> {}
 unsafe impl<T: vfio::Driver> Sync for Registration<T> {}
 
 impl<T: vfio::Driver> Registration<T> {
+    /// `vfio_pci_core_err_handlers`, plus the driver's reset callbacks.
+    const ERR_HANDLERS: bindings::pci_error_handlers = bindings::pci_error_handlers {
+        error_detected: Some(bindings::vfio_pci_core_aer_err_detected),
+        mmio_enabled: None,
+        slot_reset: None,
+        reset_prepare: Some(Self::reset_prepare),
+        reset_done: Some(Self::reset_done),
+        resume: None,
+        cor_error_detected: None,
+    };
+
     /// Registers the driver for `module`, with the debugfs directory
     /// `debugfs_name`, and adds the IDs of the `ids` parameter.
     pub(crate) fn new(
@@ -75,7 +87,7 @@ impl<T: vfio::Driver> Registration<T> {
                     (*slot).probe = Some(Self::probe);
                     (*slot).remove = Some(Self::remove);
                     (*slot).sriov_configure = Some(Self::sriov_configure);
-                    (*slot).err_handler = &raw const bindings::vfio_pci_core_err_handlers;
+                    (*slot).err_handler = &Self::ERR_HANDLERS;
                     (*slot).driver_managed_dma = true;
                     (*slot).dev_groups = groups.cast_mut();
                     to_result(bindings::__pci_register_driver(
@@ -130,6 +142,24 @@ impl<T: vfio::Driver> Registration<T> {
     unsafe extern "C" fn remove(pdev: *mut bindings::pci_dev) {
         // SAFETY: `probe` succeeded for `pdev`, and `remove` runs once.
         drop(unsafe { vfio::Registration::<T>::from_drvdata(pdev) });
+    }
+
+    /// # Safety
+    ///
+    /// Called by the PCI core, with the device lock held, before it resets
+    /// `pdev`, which is bound to this driver.
+    unsafe extern "C" fn reset_prepare(pdev: *mut bindings::pci_dev) {
+        // SAFETY: Bound, and kept bound by the device lock for the call.
+        T::reset_prepare(unsafe { vfio::Registration::<T>::bound_device(pdev) })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the PCI core, with the device lock held, after it reset
+    /// `pdev`, which is bound to this driver.
+    unsafe extern "C" fn reset_done(pdev: *mut bindings::pci_dev) {
+        // SAFETY: As in `reset_prepare`.
+        T::reset_done(unsafe { vfio::Registration::<T>::bound_device(pdev) })
     }
 
     /// # Safety

@@ -170,6 +170,15 @@ impl CoreDevice {
 }
 
 impl CoreDevice {
+    /// The config-space offset of the power management control register
+    /// (PMCSR), if the function has the PM capability.
+    pub(crate) fn pm_ctrl_offset(&self) -> Option<u64> {
+        // SAFETY: `pdev` is valid as in `device()`; `pm_cap` is set at
+        // enumeration and constant while a driver is bound.
+        let cap = unsafe { (*(*self.as_raw()).pdev).pm_cap };
+        (cap != 0).then(|| u64::from(cap) + u64::from(bindings::PCI_PM_CTRL))
+    }
+
     /// Number of ioeventfds the user has registered.
     pub(crate) fn ioeventfds(&self) -> i32 {
         // SAFETY: Valid by the type invariant. A racy read: callers exclude

@@ -111,6 +111,15 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
 
     /// The device is about to be unregistered from vfio.
     fn unbinding(_dev: &Device<Self>) {}
+
+    /// The PCI core is about to reset the function (`reset_prepare`): an
+    /// FLR or a bus reset, for `VFIO_DEVICE_RESET`, a hot reset of the
+    /// device set through any of its devices, or a reset through sysfs.
+    /// Core holds `memory_lock` for writing around the resets it starts.
+    fn reset_prepare(_dev: &Device<Self>) {}
+
+    /// The reset is over and config space is restored (`reset_done`).
+    fn reset_done(_dev: &Device<Self>) {}
 }
 
 /// A variant driver's device: the core device followed by the driver's state.

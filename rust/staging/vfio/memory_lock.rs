@@ -13,7 +13,11 @@ use crate::staging::{
     bindings,
     mm::pfnmap::{Fault, VmFault, VM_FAULT_FALLBACK, VM_FAULT_SIGBUS},
 };
-use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
+use core::ptr;
+use kernel::{
+    page::{PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+};
 
 impl CoreDevice {
     /// Inserts the `1 << order` pages at page `page` of `bar` for the fault
@@ -85,6 +89,35 @@ impl CoreDevice {
         // it.
         unsafe { bindings::down_read(self.memory_lock()) };
         MemoryReadLocked(self)
+    }
+
+    /// Runs `f` with `memory_lock` held for reading: nothing changes what a
+    /// fault may map meanwhile ([`Self::memory_usable`] stays as it is). May
+    /// sleep.
+    pub(crate) fn with_memory_read_locked<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _locked = self.memory_read_lock();
+        f()
+    }
+
+    /// Whether the BARs' memory is there, as core's fault handler decides:
+    /// memory decoding on, the function in D0 to D2, and not in low power
+    /// (`VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY`). Stable while `memory_lock`
+    /// is held, by the caller or by core around a callback (`reset_done`).
+    /// Only while the device is open: core's virtual config space, which
+    /// holds the command register it goes by, exists from the open's enable
+    /// to the last close's disable (`EINVAL` otherwise, never a read of it).
+    pub(crate) fn memory_usable(&self) -> Result<bool> {
+        let core = self.as_raw();
+        // SAFETY: Valid by the type invariant; a read of a flag core writes
+        // with `memory_lock` held for writing, and a call that only reads
+        // the device's state.
+        unsafe {
+            if (*core).vconfig.is_null() {
+                return Err(EINVAL);
+            }
+            Ok(!ptr::read_volatile(&raw const (*core).pm_runtime_engaged)
+                && bindings::__vfio_pci_memory_enabled(core))
+        }
     }
 
     /// Runs `f` with `memory_lock` held for writing: no fault of a BAR
