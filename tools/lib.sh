@@ -72,6 +72,18 @@ use_test_kernel() {
 	export KDIR KSRC
 }
 
+# importer_module BUILD DEST: the tests' P2P DMABUF importer
+# (tools/testing/vfio_pci_alias/importer) built against $KDIR in BUILD, and
+# its vpa_importer.ko copied into DEST.
+importer_module() {
+	local build=$1 dest=$2
+	mkdir -p "$build" "$dest"
+	# shellcheck disable=SC2046
+	make -C "$KDIR" M="$VPA_REPO/tools/testing/vfio_pci_alias/importer" \
+		MO="$build" $(kmake_args) W=1 modules || return 1
+	cp "$build/vpa_importer.ko" "$dest/"
+}
+
 # our_guest_programs DIR: our guest programs into DIR (emptied first), not the
 # cache's guest-bin/ that `make check` fills; the uapi headers come from the
 # cache (tools/selftests.sh installs them, as for make check and make demo).
@@ -83,7 +95,8 @@ our_guest_programs() {
 	rm -rf "$bin"
 	mkdir -p "$bin"
 	make -C "$VPA_REPO/tools/testing/vfio_pci_alias" KSRC="$KSRC" \
-		KHDR_INCLUDES="-isystem $hdr" OUTPUT="$bin"
+		KHDR_INCLUDES="-isystem $hdr" OUTPUT="$bin" || return 1
+	importer_module "$bin.importer" "$bin"
 }
 
 # test_image NAME: the module, the guest programs in $OUT/NAME-bin and a

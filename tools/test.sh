@@ -102,6 +102,7 @@ guest_programs() {
 	mkdir -p "$dir/ours"
 	make -C "$repo/tools/testing/vfio_pci_alias" KSRC="$KSRC" \
 		KHDR_INCLUDES="-isystem $hdr" OUTPUT="$dir/ours" || return 1
+	importer_module "$dir/importer" "$dir/ours" || return 1
 	make -C "$repo/samples/vfio_pci_alias" KHDR="$hdr" OUT="$dir/ours" || return 1
 	rm -rf "$dir/all"
 	mkdir -p "$dir/all"

@@ -37,6 +37,13 @@ info() { echo "# $*"; }
 # Print a failure reason; returns 1 so callers can `|| { fail ...; return 1; }`.
 fail() { echo "FAIL: $*"; return 1; }
 
+# The tests' P2P DMABUF importer (tools/testing/vfio_pci_alias/importer),
+# loaded once per boot: /dev/vpa_importer.
+load_importer() {
+	[ -e /dev/vpa_importer ] || insmod "$VPA_DIR/bin/vpa_importer.ko" ||
+		fail "insmod vpa_importer.ko"
+}
+
 # Report one sub-result the way /init reports whole scripts.
 report() { # report ok|not-ok NAME
 	case $1 in

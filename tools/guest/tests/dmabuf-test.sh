@@ -7,7 +7,8 @@
 # dmabuf_delegate on ivshmem's BAR 2, WC: the client writes through the
 # DMABUF and gets SIGBUS after the primary's revoke. Sub-result
 # dmabuf/delegate-sample. The pci-testdev behind its own root port
-# ($RESET_BDF) is bound too, for the hot reset test (VPA_RESET_BDF).
+# ($RESET_BDF) is bound too, for the hot reset test (VPA_RESET_BDF), and
+# the test P2P importer vpa_importer.ko is loaded.
 
 . /vpa/lib.sh
 
@@ -33,6 +34,7 @@ reset_dev() {
 
 main() {
 	local rc=0 reset
+	load_importer || rc=1
 	reset=$(reset_dev) || { fail "bind $RESET_BDF"; rc=1; }
 	# run-harness.sh unloads the module at the end, which unbinds it.
 	VPA_RESET_BDF=$reset /vpa/run-harness.sh dmabuf_test || rc=1

@@ -99,6 +99,7 @@ harness() {
 # The DMABUF tests on the drop-in, the devices bound by harness().
 dmabuf() {
 	local rc=0 out=/tmp/dmabuf_test.dropin
+	load_importer || return 1
 	VPA_EDU_BDF=$EDU_BDF VPA_IGB_BDF=$IGB_BDF VPA_IVSHMEM_BDF=$IVSHMEM_BDF \
 		"$VPA_DIR/bin/dmabuf_test" >"$out" 2>&1 || rc=1
 	cat "$out"

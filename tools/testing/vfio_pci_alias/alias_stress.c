@@ -32,8 +32,9 @@
  * Afterwards the BAR's PAT entries are one UC- range again, and after
  * close what they were before open.
  *
- * And DMABUFs (concurrent_dmabufs): export, WC, mmap, revoke, memory
- * decoding and the device's last close from several processes at once.
+ * And DMABUFs (concurrent_dmabufs): export, P2P importers (vpa_importer.ko),
+ * WC, mmap, revoke, memory decoding and the device's last close from
+ * several processes at once.
  *
  * VPA_STRESS_SECONDS (default 10) bounds each run; the windows' runs twice
  * as long (at most 90 s).
@@ -949,7 +950,7 @@ static int ds_worker(int group, const char *bdf, int slot, int secs)
 		uint32_t r = ds_rand(&seed), n = 1 + (r & 1), i;
 		uint64_t ranges[4], size = 0;
 		volatile uint32_t *m;
-		int dmabuf, ret, wc;
+		int dmabuf, ret, wc, imp = -1;
 
 		if (fd < 0) {
 			fd = vpa_group_device_fd(group, bdf, NULL);
@@ -1004,6 +1005,19 @@ static int ds_worker(int group, const char *bdf, int slot, int secs)
 				munmap((void *)m, size);
 			}
 		}
+		/*
+		 * Half the rounds, a P2P importer maps the DMABUF and keeps it
+		 * across the event below: ENODEV while another worker has
+		 * decoding off, or once the DMABUF is revoked.
+		 */
+		if ((r >> 10) & 1) {
+			imp = vpa_importer_attach(bdf, dmabuf);
+			ret = imp < 0 ? imp : vpa_importer_map(imp);
+			if (ret && ret != -ENODEV) {
+				fprintf(stderr, "# worker %d: importer: %s\n", slot, strerror(-ret));
+				bad++;
+			}
+		}
 		switch ((r >> 4) & 7) {
 		case 0:
 		case 1:
@@ -1039,6 +1053,15 @@ static int ds_worker(int group, const char *bdf, int slot, int secs)
 			}
 			munmap((void *)kept, kept_len);
 			kept = NULL;
+		}
+		if (imp >= 0) {
+			ret = vpa_importer_map(imp);
+			if (ret && ret != -ENODEV) {
+				fprintf(stderr, "# worker %d: importer map: %s\n", slot,
+					strerror(-ret));
+				bad++;
+			}
+			close(imp);
 		}
 		close(dmabuf);
 		ops++;

@@ -29,7 +29,13 @@
  *   mmap, ENODEV on revoke after a new open); memory decode off (ivshmem),
  *   VFIO_DEVICE_RESET and D3hot (igb) zap DMABUF mappings, which fault
  *   back; a 2 MiB aligned range faults in PMD entries;
- * - iommufd's IOMMU_IOAS_MAP_FILE of our DMABUF fails with EOPNOTSUPP.
+ * - iommufd's IOMMU_IOAS_MAP_FILE of our DMABUF fails with EOPNOTSUPP;
+ * - P2P importers (vpa_importer.ko, a dynamic importer attached as the
+ *   exporting function itself): they map; memory decode off, D3hot, low
+ *   power, VFIO_DEVICE_RESET and a hot reset invalidate their mapping and
+ *   refuse a new one (ENODEV) until the memory is back; a DMABUF exported
+ *   with decoding off cannot be attached until it is on; a revoke
+ *   invalidates them for good.
  *
  * - next to windows: a WC window and a WC DMABUF side by side, an NC DMABUF
  *   and the BAR's uncached mapping next to them, each page one PAT entry of
@@ -139,6 +145,24 @@ static int sigbus(volatile void *p)
 
 	return vpa_read_sigbus(p, &v);
 }
+
+/*
+ * The importer @imp lost its mapping to an invalidation (the count of
+ * those is now @n) and cannot map again while the memory is gone.
+ */
+#define ASSERT_IMPORTER_STOPPED(imp, n, when) do {				\
+	struct vpa_importer_status _st = vpa_importer_status(imp);			\
+	ASSERT_EQ(0, _st.mapped) TH_LOG("%s: still mapped", when);		\
+	ASSERT_EQ(n, _st.unmapped_by_invalidate) TH_LOG("%s", when);		\
+	ASSERT_EQ(-ENODEV, vpa_importer_map(imp)) TH_LOG("%s: mapped", when);	\
+} while (0)
+
+/* The importer @imp maps @len bytes again. */
+#define ASSERT_IMPORTER_MAPS(imp, len, when) do {				\
+	ASSERT_EQ(0, vpa_importer_map(imp)) TH_LOG("%s", when);			\
+	ASSERT_EQ(1, vpa_importer_status(imp).mapped) TH_LOG("%s", when);		\
+	ASSERT_EQ(len, vpa_importer_status(imp).mapped_len) TH_LOG("%s", when);	\
+} while (0)
 
 /* Sends @fd over the unix socket @sock. */
 static int send_fd(int sock, int fd)
@@ -856,7 +880,8 @@ TEST(reset_zaps_and_faults_back)
 
 /*
  * A hot reset of the device set (VFIO_DEVICE_PCI_HOT_RESET) zaps DMABUF
- * mappings as it zaps BAR mappings, and they fault back. The devices of
+ * mappings as it zaps BAR mappings, and they fault back; a P2P importer is
+ * invalidated and maps again. The devices of
  * QEMU's root bus cannot be bus-reset: tools/qemu.sh puts a pci-testdev
  * behind a root port of its own, and tests/dmabuf-test.sh names it in
  * VPA_RESET_BDF.
@@ -874,7 +899,7 @@ TEST(hot_reset_zaps_and_faults_back)
 	char region[512];
 	long before, after;
 	struct vpa_dev d;
-	int buf, bar = -1, i;
+	int buf, bar = -1, i, imp;
 
 	if (!bdf || !*bdf)
 		SKIP(return, "no device behind a resettable bus (VPA_RESET_BDF)");
@@ -899,6 +924,9 @@ TEST(hot_reset_zaps_and_faults_back)
 	ASSERT_NE(MAP_FAILED, p);
 	q = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, d.fd, (uint64_t)bar << 40);
 	ASSERT_NE(MAP_FAILED, q);
+	imp = vpa_importer_attach(bdf, buf);
+	ASSERT_LE(0, imp) TH_LOG("attach: %s (is vpa_importer.ko loaded?)", strerror(-imp));
+	ASSERT_IMPORTER_MAPS(imp, SZ_4K, "before the hot reset");
 	(void)*AT(p, 0);
 	(void)*AT(q, 0);
 	before = vpa_minflt();
@@ -923,15 +951,122 @@ TEST(hot_reset_zaps_and_faults_back)
 	after = vpa_minflt();
 	ASSERT_LT(0, after - before) TH_LOG("BAR: %ld faults after the hot reset",
 					    after - before);
+	/* The importer was invalidated, and maps again. */
+	ASSERT_EQ(1, vpa_importer_status(imp).unmapped_by_invalidate);
+	ASSERT_IMPORTER_MAPS(imp, SZ_4K, "after the hot reset");
 	/* A revoked DMABUF's mapping stays gone across the next one. */
 	ASSERT_EQ(0, dmabuf_revoke(d.fd, buf));
 	ASSERT_EQ(0, ioctl(d.fd, VFIO_DEVICE_PCI_HOT_RESET, reset));
 	ASSERT_TRUE(sigbus(AT(p, 0)));
 	ASSERT_FALSE(sigbus(AT(q, 0)));
+	ASSERT_EQ(-ENODEV, vpa_importer_map(imp));
+	close(imp);
 	munmap((void *)q, SZ_4K);
 	munmap((void *)p, SZ_4K);
 	close(buf);
 	vpa_close(&d);
+}
+
+/*
+ * P2P importers of our DMABUFs follow the device's memory as core's own
+ * exporter's do (igb: it has FLR, a PM capability and runtime PM). Each
+ * event that takes the memory away invalidates the importer's mapping and
+ * refuses a new one until the memory is back.
+ */
+TEST(importers_follow_device_events)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	uint64_t cfgsp = (uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
+	const char *bdf = vpa_bdf(VPA_IGB);
+	unsigned char cfg[256];
+	struct vpa_dev d;
+	int buf, buf2, imp, imp2, pm, n = 0;
+	uint16_t pmcsr;
+
+	VPA_NEED(VPA_IGB);
+	ASSERT_EQ(0, vpa_open(bdf, &d));
+	ASSERT_EQ(0, ioctl(d.fd, VFIO_DEVICE_GET_INFO, &info));
+	buf = export1(d.fd, 0, SZ_4K, 2 * SZ_4K);
+	ASSERT_LE(0, buf);
+	imp = vpa_importer_attach(bdf, buf);
+	ASSERT_LE(0, imp) TH_LOG("attach: %s (is vpa_importer.ko loaded?)", strerror(-imp));
+	ASSERT_IMPORTER_MAPS(imp, 2 * SZ_4K, "first map");
+	ASSERT_EQ(1, vpa_importer_status(imp).nents);
+
+	/* Memory decoding off, then on. */
+	ASSERT_EQ(0, vpa_set_memory(d.fd, 0));
+	ASSERT_IMPORTER_STOPPED(imp, ++n, "decoding off");
+	/* A DMABUF exported now cannot be attached to. */
+	buf2 = export1(d.fd, 0, 0, SZ_4K);
+	ASSERT_LE(0, buf2);
+	ASSERT_EQ(-ENODEV, vpa_importer_attach(bdf, buf2));
+	ASSERT_EQ(0, vpa_set_memory(d.fd, 1));
+	ASSERT_IMPORTER_MAPS(imp, 2 * SZ_4K, "decoding on");
+	imp2 = vpa_importer_attach(bdf, buf2);
+	ASSERT_LE(0, imp2) TH_LOG("attach after decoding on: %s", strerror(-imp2));
+	ASSERT_IMPORTER_MAPS(imp2, SZ_4K, "second DMABUF");
+
+	/*
+	 * A write to the command register that leaves decoding on: the driver
+	 * cannot know what core will read, so the importers are invalidated
+	 * and may map again at once.
+	 */
+	ASSERT_EQ(0, vpa_set_memory(d.fd, 1));
+	ASSERT_EQ(++n, vpa_importer_status(imp).unmapped_by_invalidate);
+	ASSERT_IMPORTER_MAPS(imp, 2 * SZ_4K, "decoding still on");
+	ASSERT_IMPORTER_MAPS(imp2, SZ_4K, "decoding still on, second DMABUF");
+
+	if (info.flags & VFIO_DEVICE_FLAGS_RESET) {
+		ASSERT_EQ(0, ioctl(d.fd, VFIO_DEVICE_RESET));
+		ASSERT_EQ(n + 1, vpa_importer_status(imp).unmapped_by_invalidate);
+		n++;
+		ASSERT_IMPORTER_MAPS(imp, 2 * SZ_4K, "after VFIO_DEVICE_RESET");
+	} else {
+		TH_LOG("igb cannot be reset here");
+	}
+
+	pm = vpa_pci_cap(bdf, PCI_CAP_ID_PM, PCI_PM_SIZEOF, cfg);
+	if (pm) {
+		ASSERT_EQ(2, pread(d.fd, &pmcsr, 2, cfgsp + pm + PCI_PM_CTRL));
+		pmcsr = (pmcsr & ~PCI_PM_CTRL_STATE_MASK) | 3;
+		ASSERT_EQ(2, pwrite(d.fd, &pmcsr, 2, cfgsp + pm + PCI_PM_CTRL));
+		ASSERT_IMPORTER_STOPPED(imp, ++n, "D3hot");
+		pmcsr &= ~PCI_PM_CTRL_STATE_MASK;
+		ASSERT_EQ(2, pwrite(d.fd, &pmcsr, 2, cfgsp + pm + PCI_PM_CTRL));
+		usleep(20 * 1000);
+		ASSERT_IMPORTER_MAPS(imp, 2 * SZ_4K, "D0");
+	} else {
+		TH_LOG("igb has no PM capability here");
+	}
+
+	/* Low power entry and exit. */
+	ASSERT_EQ(0, vpa_dev_feature(d.fd, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
+				     VFIO_DEVICE_FEATURE_SET, NULL, 0))
+		TH_LOG("LOW_POWER_ENTRY: %s", strerror(errno));
+	ASSERT_IMPORTER_STOPPED(imp, ++n, "low power");
+	ASSERT_EQ(0, vpa_dev_feature(d.fd, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT,
+				     VFIO_DEVICE_FEATURE_SET, NULL, 0));
+	ASSERT_IMPORTER_MAPS(imp, 2 * SZ_4K, "low power exit");
+	ASSERT_IMPORTER_MAPS(imp2, SZ_4K, "low power exit, second DMABUF");
+
+	/* A revoke stops one DMABUF's importers for good, not the other's. */
+	ASSERT_EQ(0, dmabuf_revoke(d.fd, buf));
+	ASSERT_IMPORTER_STOPPED(imp, ++n, "revoke");
+	ASSERT_EQ(1, vpa_importer_status(imp2).mapped);
+	ASSERT_EQ(0, vpa_set_memory(d.fd, 0));
+	ASSERT_EQ(0, vpa_set_memory(d.fd, 1));
+	ASSERT_EQ(-ENODEV, vpa_importer_map(imp)) TH_LOG("revoked, after decoding on");
+	ASSERT_EQ(-ENODEV, vpa_importer_attach(bdf, buf));
+	ASSERT_IMPORTER_MAPS(imp2, SZ_4K, "other DMABUF after the revoke");
+
+	/* The last close revokes a mapped importer's DMABUF too. */
+	close(imp);
+	close(buf);
+	close(buf2);
+	vpa_close(&d);
+	ASSERT_EQ(0, vpa_importer_status(imp2).mapped) TH_LOG("mapped after the last close");
+	ASSERT_EQ(-ENODEV, vpa_importer_map(imp2));
+	close(imp2);
 }
 
 TEST_F(ivshmem, huge_faults)

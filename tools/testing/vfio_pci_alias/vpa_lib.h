@@ -28,6 +28,8 @@
 #include <linux/vfio.h>
 #include <linux/vfio_pci_alias.h>
 
+#include "importer/vpa_importer.h"
+
 struct vpa_dev {
 	int container;
 	int group;
@@ -486,6 +488,48 @@ static inline int vpa_dmabuf_export(int fd, uint32_t bar, const uint64_t *ranges
 	}
 	return vpa_dev_feature(fd, VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_DEVICE_FEATURE_GET, req,
 			       sizeof(*req) + n * sizeof(struct vfio_region_dma_range));
+}
+
+/*
+ * The test P2P importer (vpa_importer.ko, which the test scripts load)
+ * attached to the DMABUF @buf as the PCI function @bdf: its fd, or -errno.
+ */
+static inline int vpa_importer_attach(const char *bdf, int buf)
+{
+	struct vpa_importer_attach a = { .fd = buf };
+	unsigned int dom, bus, dev, fn;
+	int imp, e;
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
+		return -EINVAL;
+	a.domain = dom;
+	a.bus = bus;
+	a.devfn = dev << 3 | fn;
+	imp = open("/dev/vpa_importer", O_RDWR | O_CLOEXEC);
+	if (imp < 0)
+		return -errno;
+	if (ioctl(imp, VPA_IMPORTER_ATTACH, &a)) {
+		e = errno;
+		close(imp);
+		return -e;
+	}
+	return imp;
+}
+
+/* The importer maps now: 0 or -errno. */
+static inline int vpa_importer_map(int imp)
+{
+	return ioctl(imp, VPA_IMPORTER_MAP) ? -errno : 0;
+}
+
+static inline struct vpa_importer_status vpa_importer_status(int imp)
+{
+	struct vpa_importer_status st;
+
+	memset(&st, 0xff, sizeof(st));
+	if (ioctl(imp, VPA_IMPORTER_STATUS, &st))
+		st.mapped = ~0u;
+	return st;
 }
 
 /* Gives the device @fd the eventfd @efd for its device requests; 0 or -errno. */
