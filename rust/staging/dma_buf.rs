@@ -9,12 +9,12 @@
 //!
 //! An [`Exported<T>`] is the `priv` of one `struct dma_buf`: it holds the
 //! physical ranges and their P2P provider (what importers map), the state of
-//! the importers, and the exporter's data `T`. Importers can be stopped for
-//! a while (the memory is not there during a reset, with decoding off or in
-//! low power) or for good (a revoke), as vfio-pci's own exporter does. It is reference counted: the
+//! the importers, and the exporter's data `T`. It is reference counted: the
 //! DMABUF holds one reference until its release, and the exporter may keep
 //! others (a list of what it exported). The DMABUF holds the module (its
-//! `owner`), so the operations table outlives it.
+//! `owner`), so the operations table outlives it. Importers can be stopped
+//! for a while (the memory is not there during a reset, with decoding off
+//! or in low power) or for good (a revoke), as vfio-pci's own exporter does.
 //!
 //! Why here: 7.3's kernel crate has no DMABUF exporter abstraction (DRM's GEM
 //! objects export through C helpers).
@@ -460,8 +460,18 @@ impl<T: Exporter> Exported<T> {
     ) {
         // SAFETY: As in `map`.
         let this = unsafe { Self::from_dmabuf((*att).dmabuf) };
-        // SAFETY: `sgt` was made by `dma_buf_phys_vec_to_sgt` for `att`.
-        unsafe { bindings::dma_buf_free_sgt(att, sgt, dir) };
+        // 7.3's `dma_buf_phys_vec_to_sgt()` clears `orig_nents` (the table
+        // has no CPU list), and `dma_buf_free_sgt()` then frees the table
+        // with `sg_free_table()`, which frees `orig_nents` entries: none,
+        // and kmemleak finds them (core's exporter leaks them alike). The
+        // table was allocated with `nents` entries, all used, which the
+        // helper leaves as they were: that is what is freed.
+        // SAFETY: `sgt` was made by `dma_buf_phys_vec_to_sgt` for `att` and
+        // is ours until it is freed here.
+        unsafe {
+            (*sgt).orig_nents = (*sgt).nents;
+            bindings::dma_buf_free_sgt(att, sgt, dir);
+        }
         let mut maps = this.maps.lock();
         *maps -= 1;
         if *maps == 0 {
