@@ -329,21 +329,13 @@ impl<T: Exporter> Exported<T> {
         if !self.paused.load(Relaxed) {
             return;
         }
-        let Some(held) = self.active() else {
-            return;
-        };
-        let dmabuf = held.dmabuf.as_ptr();
-        // SAFETY: `dmabuf` is valid (`held` is a reference on it); its
-        // reservation object is initialised; we hold no other resv lock.
-        unsafe {
-            let resv = (*dmabuf).resv;
-            bindings::vpa_dma_resv_lock(resv);
+        self.with_resv_locked(|dmabuf| {
             self.paused.store(false, Relaxed);
             if self.mappable.load(Relaxed) {
-                bindings::dma_buf_invalidate_mappings(dmabuf);
+                // SAFETY: A valid DMABUF, its reservation lock held.
+                unsafe { bindings::dma_buf_invalidate_mappings(dmabuf) };
             }
-            bindings::vpa_dma_resv_unlock(resv);
-        }
+        });
     }
 
     /// Stores `to` in `state` (`mappable` or `paused`) with the reservation
@@ -351,25 +343,22 @@ impl<T: Exporter> Exported<T> {
     /// importers' fences and unmaps, as core's `vfio_pci_dma_buf_move()`
     /// does.
     fn stop_importers(&self, state: &Atomic<bool>, to: bool) {
-        let Some(held) = self.active() else {
-            return;
-        };
-        let dmabuf = held.dmabuf.as_ptr();
-        // SAFETY: `dmabuf` is valid (`held` is a reference on it); its
-        // reservation object is initialised; we hold no other resv lock.
-        unsafe {
-            let resv = (*dmabuf).resv;
-            bindings::vpa_dma_resv_lock(resv);
+        let stopped = self.with_resv_locked(|dmabuf| {
             state.store(to, Relaxed);
-            bindings::dma_buf_invalidate_mappings(dmabuf);
-            bindings::dma_resv_wait_timeout(
-                resv,
-                bindings::dma_resv_usage_DMA_RESV_USAGE_BOOKKEEP,
-                false,
-                // MAX_SCHEDULE_TIMEOUT, as core waits.
-                kernel::ffi::c_long::MAX as kernel::ffi::c_ulong,
-            );
-            bindings::vpa_dma_resv_unlock(resv);
+            // SAFETY: A valid DMABUF, its reservation lock held.
+            unsafe {
+                bindings::dma_buf_invalidate_mappings(dmabuf);
+                bindings::dma_resv_wait_timeout(
+                    (*dmabuf).resv,
+                    bindings::dma_resv_usage_DMA_RESV_USAGE_BOOKKEEP,
+                    false,
+                    // MAX_SCHEDULE_TIMEOUT, as core waits.
+                    kernel::ffi::c_long::MAX as kernel::ffi::c_ulong,
+                );
+            }
+        });
+        if !stopped {
+            return;
         }
         // Importers unmap with the reservation lock held, and cannot map
         // again after seeing `state`: the count only falls from here.
@@ -377,6 +366,22 @@ impl<T: Exporter> Exported<T> {
         while *maps > 0 {
             self.unmapped.wait(&mut maps);
         }
+    }
+
+    /// Runs `f` on the DMABUF with its reservation lock held; `false`, and
+    /// `f` is not run, if the DMABUF is being released. May sleep.
+    fn with_resv_locked(&self, f: impl FnOnce(*mut bindings::dma_buf)) -> bool {
+        let Some(held) = self.active() else {
+            return false;
+        };
+        let dmabuf = held.dmabuf.as_ptr();
+        // SAFETY: `dmabuf` is valid (`held` is a reference on it); its
+        // reservation object is initialised; we hold no other resv lock.
+        unsafe { bindings::vpa_dma_resv_lock((*dmabuf).resv) };
+        f(dmabuf);
+        // SAFETY: Taken above.
+        unsafe { bindings::vpa_dma_resv_unlock((*dmabuf).resv) };
+        true
     }
 
     /// Whether importers may attach and map now.
