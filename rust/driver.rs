@@ -223,11 +223,7 @@ impl vfio::Driver for AliasDevice {
             // The reset itself pauses and resumes the importers
             // (`reset_done`); the memory may also be back without one (the
             // function was in D3hot).
-            uapi::VFIO_DEVICE_RESET => {
-                let r = dev.core().ioctl(cmd, arg);
-                importers::settle(dev);
-                r
-            }
+            uapi::VFIO_DEVICE_RESET => importers::settle_after(dev, || dev.core().ioctl(cmd, arg)),
             _ => dev.core().ioctl(cmd, arg),
         }
     }
@@ -263,9 +259,7 @@ impl vfio::Driver for AliasDevice {
                 importers::pause_around(dev, || dev.core().device_feature(flags, arg, argsz))?
             }
             uapi::VFIO_DEVICE_FEATURE_LOW_POWER_EXIT => {
-                let r = dev.core().device_feature(flags, arg, argsz);
-                importers::settle(dev);
-                r?
+                importers::settle_after(dev, || dev.core().device_feature(flags, arg, argsz))?
             }
             _ => dev.core().device_feature(flags, arg, argsz)?,
         }

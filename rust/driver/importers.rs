@@ -18,7 +18,7 @@
 //!   [`reset_done`]): also a hot reset started through another device of
 //!   the set, and the FLR of a config write;
 //! - after `VFIO_DEVICE_RESET` and low power exit, which may bring the
-//!   memory back without a reset, through [`settle`].
+//!   memory back without a reset, through [`settle_after`].
 //!
 //! The gate counts the pausing calls in flight and whether a reset runs:
 //! importers resume only when neither is left and the memory is usable, so
@@ -112,22 +112,22 @@ pub(super) fn pause_around<R>(dev: &Device, f: impl FnOnce() -> R) -> R {
         state.pausing += 1;
         for_each_listed(dev, |buf| buf.pause_importers());
     }
-    let r = f();
-    dev.core().with_memory_read_locked(|| {
-        let mut state = dev.importers.state.lock();
-        state.pausing -= 1;
-        resume_if_usable(dev, &state);
-    });
-    r
+    settle_after(dev, || {
+        let r = f();
+        dev.importers.state.lock().pausing -= 1;
+        r
+    })
 }
 
-/// After a call that may have brought the memory back: resumes the
+/// Runs `f`, a call that may bring the memory back; then resumes the
 /// importers if nothing holds them paused.
-pub(super) fn settle(dev: &Device) {
+pub(super) fn settle_after<R>(dev: &Device, f: impl FnOnce() -> R) -> R {
+    let r = f();
     dev.core().with_memory_read_locked(|| {
         let state = dev.importers.state.lock();
         resume_if_usable(dev, &state);
     });
+    r
 }
 
 /// A newly exported DMABUF, whose importers start paused: lists it, and

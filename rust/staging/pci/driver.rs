@@ -150,7 +150,7 @@ impl<T: vfio::Driver> Registration<T> {
     /// `pdev`, which is bound to this driver.
     unsafe extern "C" fn reset_prepare(pdev: *mut bindings::pci_dev) {
         // SAFETY: Bound, and kept bound by the device lock for the call.
-        T::reset_prepare(unsafe { vfio::Registration::<T>::bound_device(pdev) })
+        T::reset_prepare(unsafe { vfio::Device::<T>::from_bound(&raw mut (*pdev).dev) })
     }
 
     /// # Safety
@@ -159,7 +159,7 @@ impl<T: vfio::Driver> Registration<T> {
     /// `pdev`, which is bound to this driver.
     unsafe extern "C" fn reset_done(pdev: *mut bindings::pci_dev) {
         // SAFETY: As in `reset_prepare`.
-        T::reset_done(unsafe { vfio::Registration::<T>::bound_device(pdev) })
+        T::reset_done(unsafe { vfio::Device::<T>::from_bound(&raw mut (*pdev).dev) })
     }
 
     /// # Safety

@@ -152,6 +152,19 @@ impl<T: Driver> Device<T> {
         unsafe { &*vdev.cast::<Self>() }
     }
 
+    /// Returns the device of this driver bound to `dev`.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be the PCI function's device, bound to this driver (probe
+    /// made the core device its driver data) for `'a`: the caller is a
+    /// callback the binding lasts for.
+    pub(crate) unsafe fn from_bound<'a>(dev: *mut bindings::device) -> &'a Self {
+        // SAFETY: Bound, so its driver data is the vfio device of a live
+        // `Device<T>`, valid for `'a` by the safety requirement.
+        unsafe { Self::from_vfio(bindings::dev_get_drvdata(dev).cast()) }
+    }
+
     /// Returns the core device.
     pub(crate) fn core(&self) -> &CoreDevice {
         &self.core
@@ -162,9 +175,9 @@ impl<T: Driver> AttrOwner for Device<T> {
     const ATTRS: &'static [Attr<Self>] = T::ATTRS;
 
     unsafe fn from_device<'a>(dev: *mut bindings::device) -> &'a Self {
-        // SAFETY: The device is bound to our driver (safety requirement), so
-        // its driver data is the vfio device of a live `Device<T>`.
-        unsafe { Self::from_vfio(bindings::dev_get_drvdata(dev).cast()) }
+        // SAFETY: The device is bound to our driver for the attribute
+        // callback (safety requirement).
+        unsafe { Self::from_bound(dev) }
     }
 }
 

@@ -98,21 +98,6 @@ impl<T: Driver> Registration<T> {
     }
 }
 
-impl<T: Driver> Registration<T> {
-    /// The device bound to `pdev`.
-    ///
-    /// # Safety
-    ///
-    /// `pdev` must be bound to a driver that registered it with
-    /// [`Registration::probe`] for this `T`, and stay bound for `'a` (the
-    /// PCI core holds the device lock around the callbacks that call this).
-    pub(crate) unsafe fn bound_device<'a>(pdev: *mut bindings::pci_dev) -> &'a Device<T> {
-        // SAFETY: `pdev` is bound, so its driver data is the core device of
-        // a live `Device<T>`, which `remove` unregisters only after this.
-        unsafe { Device::<T>::from_vfio(bindings::dev_get_drvdata(&raw mut (*pdev).dev).cast()) }
-    }
-}
-
 impl<T: Driver> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant the device is registered and alive.

@@ -151,7 +151,8 @@ static int sigbus(volatile void *p)
  * those is now @n) and cannot map again while the memory is gone.
  */
 #define ASSERT_IMPORTER_STOPPED(imp, n, when) do {				\
-	struct vpa_importer_status _st = vpa_importer_status(imp);			\
+	struct vpa_importer_status _st = vpa_importer_status(imp);		\
+										\
 	ASSERT_EQ(0, _st.mapped) TH_LOG("%s: still mapped", when);		\
 	ASSERT_EQ(n, _st.unmapped_by_invalidate) TH_LOG("%s", when);		\
 	ASSERT_EQ(-ENODEV, vpa_importer_map(imp)) TH_LOG("%s: mapped", when);	\
@@ -159,9 +160,12 @@ static int sigbus(volatile void *p)
 
 /* The importer @imp maps @len bytes again. */
 #define ASSERT_IMPORTER_MAPS(imp, len, when) do {				\
+	struct vpa_importer_status _st;						\
+										\
 	ASSERT_EQ(0, vpa_importer_map(imp)) TH_LOG("%s", when);			\
-	ASSERT_EQ(1, vpa_importer_status(imp).mapped) TH_LOG("%s", when);		\
-	ASSERT_EQ(len, vpa_importer_status(imp).mapped_len) TH_LOG("%s", when);	\
+	_st = vpa_importer_status(imp);						\
+	ASSERT_EQ(1, _st.mapped) TH_LOG("%s", when);				\
+	ASSERT_EQ(len, _st.mapped_len) TH_LOG("%s", when);			\
 } while (0)
 
 /* Sends @fd over the unix socket @sock. */

@@ -5,7 +5,7 @@
  * a VFIO device. It attaches as a PCI function (the tests pass the
  * exporting function itself: a peer at distance 0), maps on request, and
  * on invalidate_mappings() drops its mapping at once, as such importers do,
- * counting what it saw. Only built for the test guests.
+ * counting the mappings it dropped. Only built for the test guests.
  */
 
 #include <linux/dma-buf.h>
@@ -48,7 +48,6 @@ static void importer_invalidate(struct dma_buf_attachment *att)
 {
 	struct importer *imp = att->importer_priv;
 
-	imp->st.invalidations++;
 	if (imp->sgt)
 		imp->st.unmapped_by_invalidate++;
 	importer_unmap_locked(imp);
@@ -104,12 +103,10 @@ static int importer_map(struct importer *imp)
 	sgt = dma_buf_map_attachment(imp->att, DMA_BIDIRECTIONAL);
 	if (IS_ERR(sgt)) {
 		ret = PTR_ERR(sgt);
-		imp->st.last_map_error = -ret;
 		goto out;
 	}
 	imp->sgt = sgt;
 	imp->st.mapped = 1;
-	imp->st.last_map_error = 0;
 	imp->st.nents = sgt->nents;
 	imp->st.mapped_len = 0;
 	for_each_sgtable_dma_sg(sgt, sg, i)
@@ -145,15 +142,6 @@ static long importer_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 		break;
 	case VPA_IMPORTER_MAP:
 		ret = importer_map(imp);
-		break;
-	case VPA_IMPORTER_UNMAP:
-		ret = -EINVAL;
-		if (!imp->att)
-			break;
-		dma_resv_lock(imp->dmabuf->resv, NULL);
-		importer_unmap_locked(imp);
-		dma_resv_unlock(imp->dmabuf->resv);
-		ret = 0;
 		break;
 	case VPA_IMPORTER_STATUS:
 		ret = -EINVAL;

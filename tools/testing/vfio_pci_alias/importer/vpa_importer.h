@@ -20,23 +20,17 @@ struct vpa_importer_attach {
 
 /* What the importer saw. */
 struct vpa_importer_status {
-	/* invalidate_mappings() calls, and those that found a mapping. */
-	__u64 invalidations;
+	/* invalidate_mappings() calls that found a mapping (and dropped it). */
 	__u64 unmapped_by_invalidate;
 	/* A mapping is held now, of @mapped_len bytes in @nents entries. */
 	__u32 mapped;
 	__u32 nents;
 	__u64 mapped_len;
-	/* The errno of the last failed map, or 0. */
-	__s32 last_map_error;
-	__u32 pad;
 };
 
 #define VPA_IMPORTER_ATTACH	_IOW('V', 0xa0, struct vpa_importer_attach)
 /* Map now, if not mapped (0 or -1 with errno: ENODEV while not mappable). */
 #define VPA_IMPORTER_MAP	_IO('V', 0xa1)
 #define VPA_IMPORTER_STATUS	_IOR('V', 0xa2, struct vpa_importer_status)
-/* Unmap, if mapped. */
-#define VPA_IMPORTER_UNMAP	_IO('V', 0xa3)
 
 #endif
